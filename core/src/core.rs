@@ -1,0 +1,112 @@
+use crate::actor::Actor;
+use crate::domain::{ResellerId, TelegramId};
+use crate::{CredentialCipher, Db, Result};
+use std::sync::Arc;
+
+/// The business rules over one database. Cheap to clone; every front end holds one.
+#[derive(Clone, Debug)]
+pub struct Core {
+    pub(crate) db: Db,
+    pub(crate) cipher: Arc<CredentialCipher>,
+    pub(crate) policy: Arc<Policy>,
+}
+
+/// Tunable rules, from configuration.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Length of generated subscriber passwords.
+    pub password_length: usize,
+    /// How long an invite link stays valid.
+    pub invite_ttl: chrono::Duration,
+    /// `max_users` given to new resellers.
+    pub default_max_users: i64,
+    /// `max_connections_per_user` given to new resellers, and to subscribers they create.
+    pub default_max_connections: i64,
+    /// A subscriber expiring within this many days counts as “expiring soon”.
+    pub expiring_soon_days: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            password_length: 10,
+            invite_ttl: chrono::Duration::hours(72),
+            default_max_users: 500,
+            default_max_connections: 3,
+            expiring_soon_days: 7,
+        }
+    }
+}
+
+impl Core {
+    pub fn new(db: Db, cipher: CredentialCipher, policy: Policy) -> Core {
+        Core { db, cipher: Arc::new(cipher), policy: Arc::new(policy) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Makes the admins table exactly the configured list: listed ids are added, others removed.
+    pub async fn sync_admins(&self, ids: &[TelegramId]) -> Result<()> {
+        let now = now();
+        let mut tx = self.db.begin_write().await?;
+        let existing: Vec<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins")
+            .fetch_all(&mut *tx)
+            .await?;
+        for old in existing.iter().filter(|old| !ids.iter().any(|id| id.0 == **old)) {
+            sqlx::query("DELETE FROM admins WHERE telegram_id = $1").bind(old).execute(&mut *tx).await?;
+        }
+        for id in ids.iter().filter(|id| !existing.contains(&id.0)) {
+            sqlx::query("INSERT INTO admins (telegram_id, created_at) VALUES ($1, $2)")
+                .bind(id.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who a Telegram user is to us, if anyone. Also records when a reseller was last seen.
+    pub async fn identify(&self, telegram_id: TelegramId) -> Result<Option<Actor>> {
+        let is_admin: Option<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins WHERE telegram_id = $1")
+            .bind(telegram_id.0)
+            .fetch_optional(self.db.read())
+            .await?;
+        if is_admin.is_some() {
+            return Ok(Some(Actor::Admin(telegram_id)));
+        }
+        let reseller: Option<i64> = sqlx::query_scalar("SELECT id FROM resellers WHERE telegram_id = $1")
+            .bind(telegram_id.0)
+            .fetch_optional(self.db.read())
+            .await?;
+        Ok(reseller.map(|id| Actor::Reseller(ResellerId(id))))
+    }
+
+    /// Notes that a reseller used the bot; best effort, for the admins' overview.
+    pub async fn touch_reseller(&self, id: ResellerId) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE resellers SET last_seen_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The current time as stored: Unix seconds, UTC.
+pub(crate) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Stored seconds back to a date, for display.
+pub(crate) fn to_time(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}

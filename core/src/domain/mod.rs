@@ -1,0 +1,17 @@
+//! Values that are valid by construction. Input is parsed into these once, at the edge; past
+//! that, a `Days` is never zero and a `Username` never has a space in it.
+
+mod amounts;
+mod ids;
+mod permission;
+mod username;
+
+pub use amounts::{Days, LimitValue};
+pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
+pub use permission::{Limit, Permission};
+pub use username::Username;
+
+/// Why a piece of input was rejected, as a sentence for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);

@@ -1,0 +1,58 @@
+use crate::domain::{Permission, ParseError};
+
+/// Why an operation was refused. The `Display` text is a sentence meant for the person who asked,
+/// with the numbers in it; only [`CoreError::Internal`] hides its detail (it is logged instead).
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Invalid(#[from] ParseError),
+    #[error("You need {needed} credits to {action}, but you have {balance}.")]
+    InsufficientCredits { action: String, needed: i64, balance: i64 },
+    #[error("Cannot deduct {amount} credits from {reseller}: the balance is {balance}.")]
+    DeductBelowZero { reseller: String, amount: i64, balance: i64 },
+    #[error("There is no {kind} named “{name}”.")]
+    NotFound { kind: &'static str, name: String },
+    #[error("The username “{0}” is already taken. Pick another one.")]
+    UsernameTaken(String),
+    #[error("You are not allowed to {0}. Ask your admin to enable it.")]
+    Forbidden(Permission),
+    #[error("“{subscriber}” belongs to reseller {reseller}; admins change only the subscribers they own.")]
+    BelongsToReseller { subscriber: String, reseller: String },
+    #[error("Only admins can do that.")]
+    AdminOnly,
+    #[error("Your reseller account is suspended, so nothing can be viewed or changed. Contact your admin.")]
+    Suspended,
+    #[error("You have reached your limit of {max} subscribers; you have {current}. Delete one or ask your admin to raise the limit.")]
+    MaxUsersReached { max: i64, current: i64 },
+    #[error("At most {max} connections per subscriber are allowed for you; you asked for {asked}.")]
+    TooManyConnections { max: i64, asked: i64 },
+    #[error("This invite link is invalid, already used or expired. Ask your admin for a new one.")]
+    InviteInvalid,
+    #[error("This Telegram account is already linked to reseller “{0}”.")]
+    AlreadyLinked(String),
+    #[error("Admins cannot be linked to a reseller account.")]
+    AdminCannotLink,
+    #[error("This confirmation has expired or was already used. Start the action again.")]
+    ConfirmationGone,
+    #[error("Something went wrong on our side; nothing was changed. Please try again.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl CoreError {
+    /// Whether this is a failure of ours (to log) rather than a refusal (to show).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, CoreError::Internal(_))
+    }
+}
+
+impl From<sqlx::Error> for CoreError {
+    fn from(e: sqlx::Error) -> Self {
+        CoreError::Internal(Box::new(e))
+    }
+}
+
+impl From<serde_json::Error> for CoreError {
+    fn from(e: serde_json::Error) -> Self {
+        CoreError::Internal(Box::new(e))
+    }
+}

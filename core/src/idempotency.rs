@@ -1,0 +1,70 @@
+//! Exactly-once execution of confirmed operations.
+
+use crate::db::Tx;
+use crate::domain::OperationId;
+use crate::{Actor, Core, CoreError, Result};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// The outcome of an operation, and whether it was carried out now or earlier under the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+impl Core {
+    /// Runs `body` in one write transaction, at most once per operation id.
+    ///
+    /// The id is claimed by inserting it first: a concurrent duplicate blocks on that row (the
+    /// unique index on PostgreSQL, the single writer on SQLite) until the first commits, then
+    /// finds it and returns the stored outcome instead of running `body`. If `body` fails, the
+    /// claim is rolled back with everything else and the id can be tried again.
+    pub(crate) async fn once<T>(
+        &self,
+        op: &OperationId,
+        actor: &Actor,
+        body: impl AsyncFnOnce(&mut Tx) -> Result<T>,
+    ) -> Result<Done<T>>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let mut tx = self.db.begin_write().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO operations (id, actor, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(op.as_str())
+        .bind(actor.label())
+        .bind(crate::core::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            tx.rollback().await?;
+            return self.replay(op, actor).await;
+        }
+        let value = body(&mut tx).await?;
+        sqlx::query("UPDATE operations SET outcome = $1 WHERE id = $2")
+            .bind(serde_json::to_string(&value)?)
+            .bind(op.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Done { value, replayed: false })
+    }
+
+    async fn replay<T: DeserializeOwned>(&self, op: &OperationId, actor: &Actor) -> Result<Done<T>> {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT actor, outcome FROM operations WHERE id = $1")
+                .bind(op.as_str())
+                .fetch_optional(self.db.read())
+                .await?;
+        match row {
+            // Someone else's operation id: reveal nothing about it.
+            Some((owner, Some(outcome))) if owner == actor.label() => {
+                Ok(Done { value: serde_json::from_str(&outcome)?, replayed: true })
+            }
+            _ => Err(CoreError::ConfirmationGone),
+        }
+    }
+}

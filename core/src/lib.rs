@@ -1,0 +1,31 @@
+//! The reseller business: resellers, their subscribers, the credit ledger, permissions and the
+//! audit trail, over SQLite or PostgreSQL.
+//!
+//! Every rule lives here, whatever the front end: the bot and the HTTP server parse input into
+//! [`domain`] types, call a method on [`Core`], and render what comes back. Nothing in this crate
+//! knows about Telegram or HTTP.
+
+pub mod actor;
+mod audit;
+pub mod conversation;
+mod core;
+mod db;
+pub mod domain;
+mod error;
+mod idempotency;
+pub mod ledger;
+pub mod ops;
+pub mod queries;
+mod secrets;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+pub use crate::core::{Core, Policy};
+pub use actor::Actor;
+pub use db::{Backend, Db};
+pub use error::CoreError;
+pub use idempotency::Done;
+pub use secrets::CredentialCipher;
+
+/// Result alias for fallible core operations.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

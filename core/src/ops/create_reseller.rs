@@ -1,0 +1,47 @@
+use super::invite::Invite;
+use crate::audit::{self, Entry};
+use crate::core::now;
+use crate::domain::{ResellerId, Username};
+use crate::{Actor, Core, CoreError, Result};
+
+/// A reseller just created, with the invite that links their Telegram account.
+#[derive(Debug, Clone)]
+pub struct NewReseller {
+    pub id: ResellerId,
+    pub username: String,
+    pub invite: Invite,
+}
+
+impl Core {
+    /// An admin creates a reseller with the default permissions and limits, and an invite.
+    ///
+    /// Not keyed by an operation id: the unique username already makes a replay harmless, and
+    /// the invite code must not be stored anywhere in clear.
+    pub async fn create_reseller(&self, actor: &Actor, username: &Username, display_name: Option<&str>) -> Result<NewReseller> {
+        actor.require_admin()?;
+        let mut tx = self.db.begin_write().await?;
+        let display = display_name.map(str::trim).filter(|d| !d.is_empty()).unwrap_or(username.as_str());
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO resellers (username, display_name, max_users, max_connections_per_user, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(username.as_str())
+        .bind(display)
+        .bind(self.policy.default_max_users)
+        .bind(self.policy.default_max_connections)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
+        let id = ResellerId(id);
+        audit::record(
+            &mut tx,
+            actor,
+            Entry { action: "reseller.create", reseller: Some(id), target: Some(username.as_str()), details: serde_json::json!({}) },
+        )
+        .await?;
+        let invite = self.issue_invite(&mut tx, actor, id).await?;
+        tx.commit().await?;
+        Ok(NewReseller { id, username: username.to_string(), invite })
+    }
+}

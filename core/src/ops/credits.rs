@@ -1,0 +1,81 @@
+use crate::audit::{self, Entry};
+use crate::domain::{Days, OperationId, Username};
+use crate::ledger::{self, Kind, Movement, Posting};
+use crate::queries::resellers;
+use crate::{Actor, Core, CoreError, Done, Result};
+use serde::{Deserialize, Serialize};
+
+/// Credits an admin moved on a reseller's balance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Moved {
+    pub reseller: String,
+    /// Signed.
+    pub amount: i64,
+    pub movement: Movement,
+}
+
+impl Core {
+    /// An admin adds `days` credits to a reseller.
+    pub async fn grant(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        reseller: &Username,
+        days: Days,
+        note: Option<&str>,
+    ) -> Result<Done<Moved>> {
+        actor.require_admin()?;
+        self.once(op, actor, async |tx| self.adjust(tx, actor, op, reseller, days.get(), Kind::Credit, note).await)
+            .await
+    }
+
+    /// An admin takes `days` credits from a reseller, never below zero.
+    pub async fn deduct(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        reseller: &Username,
+        days: Days,
+        note: &str,
+    ) -> Result<Done<Moved>> {
+        actor.require_admin()?;
+        self.once(op, actor, async |tx| {
+            self.adjust(tx, actor, op, reseller, -days.get(), Kind::Adjustment, Some(note)).await
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn adjust(
+        &self,
+        tx: &mut crate::db::Tx,
+        actor: &Actor,
+        op: &OperationId,
+        reseller: &Username,
+        amount: i64,
+        kind: Kind,
+        note: Option<&str>,
+    ) -> Result<Moved> {
+        let r = resellers::by_username(&mut **tx, reseller).await?;
+        let posting = Posting { reseller: r.id, amount, kind, actor, subscriber: None, note, key: format!("{op}:{}", kind.as_str()) };
+        let Some(movement) = ledger::post(tx, posting, false).await? else {
+            return Err(CoreError::DeductBelowZero {
+                reseller: r.username,
+                amount: -amount,
+                balance: ledger::balance(tx, r.id).await?,
+            });
+        };
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: if amount > 0 { "credits.grant" } else { "credits.deduct" },
+                reseller: Some(r.id),
+                target: Some(&r.username),
+                details: serde_json::json!({ "amount": amount, "note": note, "balance_after": movement.after }),
+            },
+        )
+        .await?;
+        Ok(Moved { reseller: r.username, amount, movement })
+    }
+}

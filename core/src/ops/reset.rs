@@ -1,0 +1,29 @@
+use crate::audit::{self, Entry};
+use crate::domain::{OperationId, Permission, Username};
+use crate::queries::subscribers;
+use crate::{Actor, Core, Done, Result};
+
+impl Core {
+    /// Gives a subscriber a new password and token; the old ones stop working. Returns the
+    /// username; the new credentials are read with [`Core::credentials`].
+    pub async fn reset(&self, actor: &Actor, op: &OperationId, username: &Username) -> Result<Done<String>> {
+        self.once(op, actor, async |tx| {
+            let (sub, _) = subscribers::for_change(tx, actor, username, Permission::CanResetTokens).await?;
+            let (password, token) = super::new_credentials(self.policy.password_length);
+            super::store_credentials(tx, &self.cipher, &sub.username, &password, &token).await?;
+            audit::record(
+                tx,
+                actor,
+                Entry {
+                    action: "subscriber.reset",
+                    reseller: sub.reseller_id,
+                    target: Some(&sub.username),
+                    details: serde_json::json!({}),
+                },
+            )
+            .await?;
+            Ok(sub.username)
+        })
+        .await
+    }
+}

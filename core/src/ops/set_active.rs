@@ -1,0 +1,41 @@
+use crate::audit::{self, Entry};
+use crate::domain::{OperationId, Permission, Username};
+use crate::queries::subscribers;
+use crate::{Actor, Core, Done, Result};
+
+impl Core {
+    /// Disables (`active = false`) or re-enables a subscriber. The expiry keeps running.
+    /// Returns whether anything changed.
+    pub async fn set_subscriber_active(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        username: &Username,
+        active: bool,
+    ) -> Result<Done<bool>> {
+        self.once(op, actor, async |tx| {
+            let (sub, _) = subscribers::for_change(tx, actor, username, Permission::CanEditUsers).await?;
+            if sub.active == active {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE subscribers SET active = $1 WHERE id = $2")
+                .bind(i64::from(active))
+                .bind(sub.id.0)
+                .execute(&mut **tx)
+                .await?;
+            audit::record(
+                tx,
+                actor,
+                Entry {
+                    action: if active { "subscriber.enable" } else { "subscriber.disable" },
+                    reseller: sub.reseller_id,
+                    target: Some(&sub.username),
+                    details: serde_json::json!({}),
+                },
+            )
+            .await?;
+            Ok(true)
+        })
+        .await
+    }
+}

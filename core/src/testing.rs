@@ -1,0 +1,56 @@
+//! Fresh databases for tests: a new SQLite file by default, or a new PostgreSQL database on the
+//! server named by `TEST_DATABASE_URL`, so every test starts empty and tests run in parallel.
+
+use crate::{Core, CredentialCipher, Db, Policy};
+
+/// The URL of a new, empty, not yet migrated database.
+pub async fn fresh_database_url() -> String {
+    let name = format!("rbt_{}", crate::secrets::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 16));
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&server)
+                .await
+                .expect("TEST_DATABASE_URL must point at a reachable PostgreSQL server");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("the TEST_DATABASE_URL role must be allowed to create databases");
+            let (base, query) = match server.split_once('?') {
+                Some((b, q)) => (b, format!("?{q}")),
+                None => (server.as_str(), String::new()),
+            };
+            let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+            format!("{prefix}/{name}{query}")
+        }
+        _ => {
+            let path = std::env::temp_dir().join("resellerbot-tests").join(format!("{name}.db"));
+            format!("sqlite://{}", path.display())
+        }
+    }
+}
+
+/// A migrated [`Core`] on a fresh database, with default policy and a random key.
+pub async fn core() -> Core {
+    core_with(Policy::default()).await
+}
+
+pub async fn core_with(policy: Policy) -> Core {
+    let db = Db::connect(&fresh_database_url().await, 10).await.expect("test database connects");
+    db.migrate().await.expect("migrations apply");
+    let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key is valid");
+    Core::new(db, cipher, policy)
+}
+
+impl Core {
+    /// Moves a subscriber's expiry, for tests of expired accounts.
+    pub async fn set_expiry_for_tests(&self, username: &str, expires_at: chrono::DateTime<chrono::Utc>) {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        sqlx::query("UPDATE subscribers SET expires_at = $1 WHERE username = $2")
+            .bind(expires_at.timestamp())
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .expect("update expiry");
+        tx.commit().await.expect("commit");
+    }
+}
