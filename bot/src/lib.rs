@@ -1,1 +1,18 @@
+//! The Telegram front end: parses what resellers and admins type or press, calls
+//! `reseller_core::Core`, and renders the answer. No business rule lives here.
+//!
+//! Updates flow through [`handlers::schema`]: a message is parsed into a [`command::Request`]
+//! (or continues a guided [`conversation`]), a button press into a [`callback::Press`]; both are
+//! answered through [`reply`], which retries Telegram's rate limits and network errors.
 
+mod app;
+mod callback;
+mod command;
+mod conversation;
+mod handlers;
+mod keyboards;
+mod ratelimit;
+mod render;
+mod reply;
+
+pub use app::{BotSettings, run};

@@ -26,7 +26,11 @@ impl Actor {
     }
 
     pub(crate) fn require_admin(&self) -> Result<()> {
-        if self.is_admin() { Ok(()) } else { Err(CoreError::AdminOnly) }
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(CoreError::AdminOnly)
+        }
     }
 }
 

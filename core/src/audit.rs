@@ -1,8 +1,8 @@
 //! The audit trail: one row per change, written in the change's own transaction.
 
+use crate::Actor;
 use crate::db::Tx;
 use crate::domain::ResellerId;
-use crate::Actor;
 
 /// One audit entry to write.
 pub(crate) struct Entry<'a> {
@@ -13,7 +13,11 @@ pub(crate) struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
-pub(crate) async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), sqlx::Error> {
+pub(crate) async fn record(
+    tx: &mut Tx,
+    actor: &Actor,
+    entry: Entry<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (actor, action, reseller_id, target, details, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

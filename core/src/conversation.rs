@@ -5,10 +5,12 @@ use crate::{Core, Result};
 
 impl Core {
     pub async fn load_conversation(&self, chat_id: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT state FROM conversations WHERE chat_id = $1")
-            .bind(chat_id)
-            .fetch_optional(self.db.read())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT state FROM conversations WHERE chat_id = $1")
+                .bind(chat_id)
+                .fetch_optional(self.db.read())
+                .await?,
+        )
     }
 
     pub async fn save_conversation(&self, chat_id: i64, state: &str) -> Result<()> {
@@ -28,7 +30,10 @@ impl Core {
 
     pub async fn clear_conversation(&self, chat_id: i64) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query("DELETE FROM conversations WHERE chat_id = $1").bind(chat_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM conversations WHERE chat_id = $1")
+            .bind(chat_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

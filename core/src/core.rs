@@ -40,7 +40,11 @@ impl Default for Policy {
 
 impl Core {
     pub fn new(db: Db, cipher: CredentialCipher, policy: Policy) -> Core {
-        Core { db, cipher: Arc::new(cipher), policy: Arc::new(policy) }
+        Core {
+            db,
+            cipher: Arc::new(cipher),
+            policy: Arc::new(policy),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -58,8 +62,14 @@ impl Core {
         let existing: Vec<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins")
             .fetch_all(&mut *tx)
             .await?;
-        for old in existing.iter().filter(|old| !ids.iter().any(|id| id.0 == **old)) {
-            sqlx::query("DELETE FROM admins WHERE telegram_id = $1").bind(old).execute(&mut *tx).await?;
+        for old in existing
+            .iter()
+            .filter(|old| !ids.iter().any(|id| id.0 == **old))
+        {
+            sqlx::query("DELETE FROM admins WHERE telegram_id = $1")
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
         }
         for id in ids.iter().filter(|id| !existing.contains(&id.0)) {
             sqlx::query("INSERT INTO admins (telegram_id, created_at) VALUES ($1, $2)")
@@ -74,17 +84,19 @@ impl Core {
 
     /// Who a Telegram user is to us, if anyone. Also records when a reseller was last seen.
     pub async fn identify(&self, telegram_id: TelegramId) -> Result<Option<Actor>> {
-        let is_admin: Option<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins WHERE telegram_id = $1")
-            .bind(telegram_id.0)
-            .fetch_optional(self.db.read())
-            .await?;
+        let is_admin: Option<i64> =
+            sqlx::query_scalar("SELECT telegram_id FROM admins WHERE telegram_id = $1")
+                .bind(telegram_id.0)
+                .fetch_optional(self.db.read())
+                .await?;
         if is_admin.is_some() {
             return Ok(Some(Actor::Admin(telegram_id)));
         }
-        let reseller: Option<i64> = sqlx::query_scalar("SELECT id FROM resellers WHERE telegram_id = $1")
-            .bind(telegram_id.0)
-            .fetch_optional(self.db.read())
-            .await?;
+        let reseller: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM resellers WHERE telegram_id = $1")
+                .bind(telegram_id.0)
+                .fetch_optional(self.db.read())
+                .await?;
         Ok(reseller.map(|id| Actor::Reseller(ResellerId(id))))
     }
 

@@ -40,15 +40,29 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres });
+            return Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            });
         }
-        let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
             return Err(sqlx::Error::Configuration(
-                format!("DATABASE_URL must start with sqlite:// or postgres://, got “{}”", scheme_of(url)).into(),
+                format!(
+                    "DATABASE_URL must start with sqlite:// or postgres://, got “{}”",
+                    scheme_of(url)
+                )
+                .into(),
             ));
         };
         let file = path.split('?').next().unwrap_or_default();
-        if let Some(dir) = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = std::path::Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let url = if path.contains("mode=") {
@@ -76,7 +90,11 @@ impl Db {
         };
         let write = sqlite_pool(1).await?;
         let read = sqlite_pool(max_connections.max(2)).await?;
-        Ok(Db { read, write, backend: Backend::Sqlite })
+        Ok(Db {
+            read,
+            write,
+            backend: Backend::Sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {

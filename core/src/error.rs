@@ -1,4 +1,4 @@
-use crate::domain::{Permission, ParseError};
+use crate::domain::{ParseError, Permission};
 
 /// Why an operation was refused. The `Display` text is a sentence meant for the person who asked,
 /// with the numbers in it; only [`CoreError::Internal`] hides its detail (it is logged instead).
@@ -7,22 +7,39 @@ pub enum CoreError {
     #[error("{0}")]
     Invalid(#[from] ParseError),
     #[error("You need {needed} credits to {action}, but you have {balance}.")]
-    InsufficientCredits { action: String, needed: i64, balance: i64 },
+    InsufficientCredits {
+        action: String,
+        needed: i64,
+        balance: i64,
+    },
     #[error("Cannot deduct {amount} credits from {reseller}: the balance is {balance}.")]
-    DeductBelowZero { reseller: String, amount: i64, balance: i64 },
+    DeductBelowZero {
+        reseller: String,
+        amount: i64,
+        balance: i64,
+    },
     #[error("There is no {kind} named “{name}”.")]
     NotFound { kind: &'static str, name: String },
     #[error("The username “{0}” is already taken. Pick another one.")]
     UsernameTaken(String),
     #[error("You are not allowed to {0}. Ask your admin to enable it.")]
     Forbidden(Permission),
-    #[error("“{subscriber}” belongs to reseller {reseller}; admins change only the subscribers they own.")]
-    BelongsToReseller { subscriber: String, reseller: String },
+    #[error(
+        "“{subscriber}” belongs to reseller {reseller}; admins change only the subscribers they own."
+    )]
+    BelongsToReseller {
+        subscriber: String,
+        reseller: String,
+    },
     #[error("Only admins can do that.")]
     AdminOnly,
-    #[error("Your reseller account is suspended, so nothing can be viewed or changed. Contact your admin.")]
+    #[error(
+        "Your reseller account is suspended, so nothing can be viewed or changed. Contact your admin."
+    )]
     Suspended,
-    #[error("You have reached your limit of {max} subscribers; you have {current}. Delete one or ask your admin to raise the limit.")]
+    #[error(
+        "You have reached your limit of {max} subscribers; you have {current}. Delete one or ask your admin to raise the limit."
+    )]
     MaxUsersReached { max: i64, current: i64 },
     #[error("At most {max} connections per subscriber are allowed for you; you asked for {asked}.")]
     TooManyConnections { max: i64, asked: i64 },

@@ -12,22 +12,25 @@ pub struct Done<T> {
     pub replayed: bool,
 }
 
+/// Whether an operation id is new (here is its transaction) or was already carried out.
+pub(crate) enum Claim<T> {
+    Fresh(Tx),
+    Replayed(Done<T>),
+}
+
 impl Core {
-    /// Runs `body` in one write transaction, at most once per operation id.
+    /// Claims `op` for `actor` by inserting it, in a new write transaction. The caller does its
+    /// work in that transaction and ends with [`Core::finish`].
     ///
-    /// The id is claimed by inserting it first: a concurrent duplicate blocks on that row (the
-    /// unique index on PostgreSQL, the single writer on SQLite) until the first commits, then
-    /// finds it and returns the stored outcome instead of running `body`. If `body` fails, the
-    /// claim is rolled back with everything else and the id can be tried again.
-    pub(crate) async fn once<T>(
+    /// A concurrent duplicate blocks on the claim (the unique index on PostgreSQL, the single
+    /// writer on SQLite) until the first commits, then finds it and gets the stored outcome. If
+    /// the work fails, dropping the transaction rolls the claim back with it, and the id can be
+    /// tried again.
+    pub(crate) async fn claim<T: DeserializeOwned>(
         &self,
         op: &OperationId,
         actor: &Actor,
-        body: impl AsyncFnOnce(&mut Tx) -> Result<T>,
-    ) -> Result<Done<T>>
-    where
-        T: Serialize + DeserializeOwned,
-    {
+    ) -> Result<Claim<T>> {
         let mut tx = self.db.begin_write().await?;
         let claimed = sqlx::query(
             "INSERT INTO operations (id, actor, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
@@ -39,21 +42,37 @@ impl Core {
         .await?
         .rows_affected()
             == 1;
-        if !claimed {
-            tx.rollback().await?;
-            return self.replay(op, actor).await;
+        if claimed {
+            return Ok(Claim::Fresh(tx));
         }
-        let value = body(&mut tx).await?;
+        tx.rollback().await?;
+        self.replay(op, actor).await.map(Claim::Replayed)
+    }
+
+    /// Stores the outcome of a claimed operation and commits everything together.
+    pub(crate) async fn finish<T: Serialize>(
+        &self,
+        mut tx: Tx,
+        op: &OperationId,
+        value: T,
+    ) -> Result<Done<T>> {
         sqlx::query("UPDATE operations SET outcome = $1 WHERE id = $2")
             .bind(serde_json::to_string(&value)?)
             .bind(op.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Done { value, replayed: false })
+        Ok(Done {
+            value,
+            replayed: false,
+        })
     }
 
-    async fn replay<T: DeserializeOwned>(&self, op: &OperationId, actor: &Actor) -> Result<Done<T>> {
+    async fn replay<T: DeserializeOwned>(
+        &self,
+        op: &OperationId,
+        actor: &Actor,
+    ) -> Result<Done<T>> {
         let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT actor, outcome FROM operations WHERE id = $1")
                 .bind(op.as_str())
@@ -61,9 +80,10 @@ impl Core {
                 .await?;
         match row {
             // Someone else's operation id: reveal nothing about it.
-            Some((owner, Some(outcome))) if owner == actor.label() => {
-                Ok(Done { value: serde_json::from_str(&outcome)?, replayed: true })
-            }
+            Some((owner, Some(outcome))) if owner == actor.label() => Ok(Done {
+                value: serde_json::from_str(&outcome)?,
+                replayed: true,
+            }),
             _ => Err(CoreError::ConfirmationGone),
         }
     }

@@ -69,7 +69,11 @@ pub struct Movement {
 
 /// Moves credits with one conditional `UPDATE`, never read-then-write. With `allow_negative`
 /// false the update only happens if the balance stays at or above zero; `None` means it did not.
-pub(crate) async fn post(tx: &mut Tx, p: Posting<'_>, allow_negative: bool) -> Result<Option<Movement>> {
+pub(crate) async fn post(
+    tx: &mut Tx,
+    p: Posting<'_>,
+    allow_negative: bool,
+) -> Result<Option<Movement>> {
     let sql = if allow_negative {
         "UPDATE resellers SET balance = balance + $1 WHERE id = $2 RETURNING balance"
     } else {
@@ -81,7 +85,10 @@ pub(crate) async fn post(tx: &mut Tx, p: Posting<'_>, allow_negative: bool) -> R
         .fetch_optional(&mut **tx)
         .await?;
     let Some(after) = after else { return Ok(None) };
-    let movement = Movement { before: after - p.amount, after };
+    let movement = Movement {
+        before: after - p.amount,
+        after,
+    };
     sqlx::query(
         "INSERT INTO credit_transactions (reseller_id, amount, kind, balance_before, balance_after, actor, \
          subscriber_id, subscriber_username, note, idempotency_key, created_at) \
@@ -105,10 +112,12 @@ pub(crate) async fn post(tx: &mut Tx, p: Posting<'_>, allow_negative: bool) -> R
 
 /// The current balance, read inside the transaction to explain a refusal with numbers.
 pub(crate) async fn balance(tx: &mut Tx, reseller: ResellerId) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT balance FROM resellers WHERE id = $1")
-        .bind(reseller.0)
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT balance FROM resellers WHERE id = $1")
+            .bind(reseller.0)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 /// What `ledger verify` found.
@@ -121,21 +130,28 @@ pub struct Report {
 }
 
 impl Core {
-    /// Checks that every balance equals the sum of its transactions, that each transaction's
-    /// `balance_after = balance_before + amount` and chains from the previous one, and that no
-    /// balance is negative.
+    /// See [`verify`].
     pub async fn verify_ledger(&self) -> Result<Report> {
+        verify(&self.db).await
+    }
+}
+
+/// Checks that every balance equals the sum of its transactions, that each transaction's
+/// `balance_after = balance_before + amount` and chains from the previous one, and that no
+/// balance is negative.
+pub async fn verify(db: &crate::Db) -> Result<Report> {
+    {
         let mut report = Report::default();
         let balances: Vec<(i64, String, i64)> =
             sqlx::query_as("SELECT id, username, balance FROM resellers ORDER BY id")
-                .fetch_all(self.db.read())
+                .fetch_all(db.read())
                 .await?;
         report.resellers = balances.len();
         let rows = sqlx::query(
             "SELECT id, reseller_id, amount, balance_before, balance_after FROM credit_transactions \
              ORDER BY reseller_id, id",
         )
-        .fetch_all(self.db.read())
+        .fetch_all(db.read())
         .await?;
         report.transactions = rows.len();
         // Per reseller: (sum of amounts, balance_after of the last row).
@@ -170,7 +186,9 @@ impl Core {
                 ));
             }
             if balance < 0 {
-                report.violations.push(format!("reseller {id} ({username}): balance {balance} is negative"));
+                report.violations.push(format!(
+                    "reseller {id} ({username}): balance {balance} is negative"
+                ));
             }
         }
         Ok(report)

@@ -48,7 +48,9 @@ impl CredentialCipher {
                 bytes.len()
             ));
         }
-        Ok(CredentialCipher(ChaCha20Poly1305::new(Key::from_slice(&bytes))))
+        Ok(CredentialCipher(ChaCha20Poly1305::new(Key::from_slice(
+            &bytes,
+        ))))
     }
 
     /// A new random key, base64-encoded.
@@ -63,7 +65,13 @@ impl CredentialCipher {
         rand::rng().fill(&mut nonce);
         let sealed = self
             .0
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: aad.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("ChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
         let mut out = nonce.to_vec();
         out.extend(sealed);
@@ -71,7 +79,11 @@ impl CredentialCipher {
     }
 
     pub(crate) fn decrypt(&self, aad: &str, stored: &str) -> Result<String, crate::CoreError> {
-        let fail = || crate::CoreError::Internal("stored credentials do not decrypt with the configured key".into());
+        let fail = || {
+            crate::CoreError::Internal(
+                "stored credentials do not decrypt with the configured key".into(),
+            )
+        };
         let bytes = B64.decode(stored).map_err(|_| fail())?;
         if bytes.len() < 12 {
             return Err(fail());
@@ -79,7 +91,13 @@ impl CredentialCipher {
         let (nonce, sealed) = bytes.split_at(12);
         let plain = self
             .0
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| fail())?;
         String::from_utf8(plain).map_err(|_| fail())
     }
@@ -102,8 +120,16 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused_with_a_reason() {
-        assert!(CredentialCipher::from_base64("nope!").unwrap_err().contains("base64"));
-        assert!(CredentialCipher::from_base64("AAAA").unwrap_err().contains("it is 3"));
+        assert!(
+            CredentialCipher::from_base64("nope!")
+                .unwrap_err()
+                .contains("base64")
+        );
+        assert!(
+            CredentialCipher::from_base64("AAAA")
+                .unwrap_err()
+                .contains("it is 3")
+        );
     }
 
     #[test]

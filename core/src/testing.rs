@@ -5,7 +5,10 @@ use crate::{Core, CredentialCipher, Db, Policy};
 
 /// The URL of a new, empty, not yet migrated database.
 pub async fn fresh_database_url() -> String {
-    let name = format!("rbt_{}", crate::secrets::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 16));
+    let name = format!(
+        "rbt_{}",
+        crate::secrets::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 16)
+    );
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             sqlx::any::install_default_drivers();
@@ -23,7 +26,9 @@ pub async fn fresh_database_url() -> String {
             format!("{prefix}/{name}{query}")
         }
         _ => {
-            let path = std::env::temp_dir().join("resellerbot-tests").join(format!("{name}.db"));
+            let path = std::env::temp_dir()
+                .join("resellerbot-tests")
+                .join(format!("{name}.db"));
             format!("sqlite://{}", path.display())
         }
     }
@@ -35,15 +40,22 @@ pub async fn core() -> Core {
 }
 
 pub async fn core_with(policy: Policy) -> Core {
-    let db = Db::connect(&fresh_database_url().await, 10).await.expect("test database connects");
+    let db = Db::connect(&fresh_database_url().await, 10)
+        .await
+        .expect("test database connects");
     db.migrate().await.expect("migrations apply");
-    let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key is valid");
+    let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key())
+        .expect("fresh key is valid");
     Core::new(db, cipher, policy)
 }
 
 impl Core {
     /// Moves a subscriber's expiry, for tests of expired accounts.
-    pub async fn set_expiry_for_tests(&self, username: &str, expires_at: chrono::DateTime<chrono::Utc>) {
+    pub async fn set_expiry_for_tests(
+        &self,
+        username: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let mut tx = self.db.begin_write().await.expect("begin");
         sqlx::query("UPDATE subscribers SET expires_at = $1 WHERE username = $2")
             .bind(expires_at.timestamp())

@@ -29,7 +29,12 @@ impl Days {
         let s = s.trim();
         match s.parse::<i64>() {
             Ok(n) => Days::new(n),
-            Err(_) if !s.is_empty() && s.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) => {
+            Err(_)
+                if !s.is_empty()
+                    && s.trim_start_matches('-')
+                        .chars()
+                        .all(|c| c.is_ascii_digit()) =>
+            {
                 Err(ParseError(format!(
                     "The number of days can be at most {}; you gave {s}.",
                     Days::MAX
@@ -100,11 +105,31 @@ mod tests {
     fn days_accepts_the_range_and_refuses_the_rest_with_numbers() {
         assert_eq!(Days::parse("30").unwrap().get(), 30);
         assert_eq!(Days::parse(" 3650 ").unwrap().get(), 3650);
-        assert!(Days::parse("0").unwrap_err().0.contains("at least 1; you gave 0"));
+        assert!(
+            Days::parse("0")
+                .unwrap_err()
+                .0
+                .contains("at least 1; you gave 0")
+        );
         assert!(Days::parse("-5").unwrap_err().0.contains("you gave -5"));
-        assert!(Days::parse("3651").unwrap_err().0.contains("at most 3650; you gave 3651"));
-        assert!(Days::parse("99999999999999999999999").unwrap_err().0.contains("at most 3650"));
-        assert!(Days::parse("ten").unwrap_err().0.contains("“ten” is not a number"));
+        assert!(
+            Days::parse("3651")
+                .unwrap_err()
+                .0
+                .contains("at most 3650; you gave 3651")
+        );
+        assert!(
+            Days::parse("99999999999999999999999")
+                .unwrap_err()
+                .0
+                .contains("at most 3650")
+        );
+        assert!(
+            Days::parse("ten")
+                .unwrap_err()
+                .0
+                .contains("“ten” is not a number")
+        );
         assert!(Days::parse("1.5").unwrap_err().0.contains("not a number"));
         assert!(Days::parse("").unwrap_err().0.contains("not a number"));
     }

@@ -21,7 +21,8 @@ pub struct OperationId(String);
 impl OperationId {
     pub fn parse(s: &str) -> Result<OperationId, ParseError> {
         let ok = (8..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(OperationId(s.to_string()))
         } else {

@@ -74,7 +74,11 @@ impl Permission {
 
     pub fn parse(s: &str) -> Result<Permission, ParseError> {
         let s = s.trim().to_ascii_lowercase();
-        let wanted = if s.starts_with("can_") { s.clone() } else { format!("can_{s}") };
+        let wanted = if s.starts_with("can_") {
+            s.clone()
+        } else {
+            format!("can_{s}")
+        };
         Permission::ALL
             .into_iter()
             .find(|p| p.column() == wanted)
@@ -156,15 +160,32 @@ mod tests {
 
     #[test]
     fn permissions_parse_with_or_without_prefix() {
-        assert_eq!(Permission::parse("can_delete_users").unwrap(), Permission::CanDeleteUsers);
-        assert_eq!(Permission::parse("DELETE_USERS").unwrap(), Permission::CanDeleteUsers);
-        assert!(Permission::parse("fly").unwrap_err().0.contains("can_create_users"));
+        assert_eq!(
+            Permission::parse("can_delete_users").unwrap(),
+            Permission::CanDeleteUsers
+        );
+        assert_eq!(
+            Permission::parse("DELETE_USERS").unwrap(),
+            Permission::CanDeleteUsers
+        );
+        assert!(
+            Permission::parse("fly")
+                .unwrap_err()
+                .0
+                .contains("can_create_users")
+        );
     }
 
     #[test]
     fn limits_check_their_range() {
         assert_eq!(Limit::MaxUsers.value("0").unwrap().get(), 0);
-        assert!(Limit::MaxConnectionsPerUser.value("0").unwrap_err().0.contains("from 1 to 100"));
+        assert!(
+            Limit::MaxConnectionsPerUser
+                .value("0")
+                .unwrap_err()
+                .0
+                .contains("from 1 to 100")
+        );
         assert!(Limit::MaxUsers.value("-1").is_err());
         assert!(Limit::MaxUsers.value("lots").is_err());
     }

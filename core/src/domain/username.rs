@@ -14,9 +14,9 @@ impl Username {
     pub fn parse(s: &str) -> Result<Username, ParseError> {
         let s = s.trim().trim_start_matches('@');
         let lower = s.to_ascii_lowercase();
-        let valid_chars = lower
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+        let valid_chars = lower.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
         let starts_well = lower
             .bytes()
             .next()
@@ -63,9 +63,20 @@ mod tests {
 
     #[test]
     fn usernames_are_normalised_and_checked() {
-        assert_eq!(Username::parse(" Bob.Smith ").unwrap().as_str(), "bob.smith");
+        assert_eq!(
+            Username::parse(" Bob.Smith ").unwrap().as_str(),
+            "bob.smith"
+        );
         assert_eq!(Username::parse("@alice_1").unwrap().as_str(), "alice_1");
-        for bad in ["ab", "bob smith", "_bob", "bob!", "ünïcode", "", &"x".repeat(33)] {
+        for bad in [
+            "ab",
+            "bob smith",
+            "_bob",
+            "bob!",
+            "ünïcode",
+            "",
+            &"x".repeat(33),
+        ] {
             let err = Username::parse(bad).unwrap_err();
             assert!(err.0.contains("is not a valid username"), "{bad}: {err}");
         }

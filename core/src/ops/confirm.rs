@@ -12,12 +12,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    CreateSubscriber { username: Username, days: Days },
-    Extend { username: Username, days: Days },
-    Reset { username: Username },
-    Delete { username: Username },
-    Grant { reseller: Username, days: Days, note: Option<String> },
-    Deduct { reseller: Username, days: Days, note: String },
+    CreateSubscriber {
+        username: Username,
+        days: Days,
+    },
+    Extend {
+        username: Username,
+        days: Days,
+    },
+    Reset {
+        username: Username,
+    },
+    Delete {
+        username: Username,
+    },
+    Grant {
+        reseller: Username,
+        days: Days,
+        note: Option<String>,
+    },
+    Deduct {
+        reseller: Username,
+        days: Days,
+        note: String,
+    },
 }
 
 /// What confirming would do to a balance.
@@ -61,7 +79,11 @@ impl Core {
             if let Some(b) = balance
                 && b < cost
             {
-                return Err(CoreError::InsufficientCredits { action, needed: cost, balance: b });
+                return Err(CoreError::InsufficientCredits {
+                    action,
+                    needed: cost,
+                    balance: b,
+                });
             }
             Ok(Quote {
                 command: command.clone(),
@@ -76,26 +98,42 @@ impl Core {
                 if let Actor::Reseller(id) = actor {
                     let r = resellers::by_id(&mut *conn, *id).await?;
                     r.require(Permission::CanCreateUsers)?;
-                    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE reseller_id = $1")
-                        .bind(id.0)
-                        .fetch_one(&mut *conn)
-                        .await?;
+                    let count: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM subscribers WHERE reseller_id = $1",
+                    )
+                    .bind(id.0)
+                    .fetch_one(&mut *conn)
+                    .await?;
                     if count >= r.max_users {
-                        return Err(CoreError::MaxUsersReached { max: r.max_users, current: count });
+                        return Err(CoreError::MaxUsersReached {
+                            max: r.max_users,
+                            current: count,
+                        });
                     }
                 }
-                let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM subscribers WHERE username = $1")
-                    .bind(username.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM subscribers WHERE username = $1")
+                        .bind(username.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?;
                 if taken.is_some() {
                     return Err(CoreError::UsernameTaken(username.to_string()));
                 }
-                spend(*days, own_balance, format!("create this subscriber for {days} days"))
+                spend(
+                    *days,
+                    own_balance,
+                    format!("create this subscriber for {days} days"),
+                )
             }
             Command::Extend { username, days } => {
-                let (sub, _) = subscribers::for_actor(conn, actor, username, Permission::CanExtendUsers, true).await?;
-                spend(*days, own_balance, format!("extend {} by {days} days", sub.username))
+                let (sub, _) =
+                    subscribers::for_actor(conn, actor, username, Permission::CanExtendUsers, true)
+                        .await?;
+                spend(
+                    *days,
+                    own_balance,
+                    format!("extend {} by {days} days", sub.username),
+                )
             }
             Command::Reset { username } | Command::Delete { username } => {
                 let permission = if matches!(command, Command::Reset { .. }) {
@@ -103,16 +141,32 @@ impl Core {
                 } else {
                     Permission::CanDeleteUsers
                 };
-                let (sub, _) = subscribers::for_actor(conn, actor, username, permission, true).await?;
-                let lost = matches!(command, Command::Delete { .. }).then(|| sub.days_left(chrono::Utc::now()));
-                Ok(Quote { command: command.clone(), cost: 0, balance: None, balance_after: None, days_lost: lost })
+                let (sub, _) =
+                    subscribers::for_actor(conn, actor, username, permission, true).await?;
+                let lost = matches!(command, Command::Delete { .. })
+                    .then(|| sub.days_left(chrono::Utc::now()));
+                Ok(Quote {
+                    command: command.clone(),
+                    cost: 0,
+                    balance: None,
+                    balance_after: None,
+                    days_lost: lost,
+                })
             }
             Command::Grant { reseller, days, .. } | Command::Deduct { reseller, days, .. } => {
                 actor.require_admin()?;
                 let r = resellers::by_username(&mut *conn, reseller).await?;
-                let delta = if matches!(command, Command::Grant { .. }) { days.get() } else { -days.get() };
+                let delta = if matches!(command, Command::Grant { .. }) {
+                    days.get()
+                } else {
+                    -days.get()
+                };
                 if r.balance + delta < 0 {
-                    return Err(CoreError::DeductBelowZero { reseller: r.username, amount: days.get(), balance: r.balance });
+                    return Err(CoreError::DeductBelowZero {
+                        reseller: r.username,
+                        amount: days.get(),
+                        balance: r.balance,
+                    });
                 }
                 Ok(Quote {
                     command: command.clone(),
@@ -135,13 +189,15 @@ impl Core {
             .bind(now - PENDING_TTL_SECS)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO pending_actions (id, actor, payload, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.as_str())
-            .bind(actor.label())
-            .bind(serde_json::to_string(&command)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO pending_actions (id, actor, payload, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.as_str())
+        .bind(actor.label())
+        .bind(serde_json::to_string(&command)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((id, quote))
     }
@@ -149,13 +205,14 @@ impl Core {
     /// Carries out a proposed command, once. Only its proposer can confirm it; to anyone else, and
     /// after a cancel or expiry, it does not exist.
     pub async fn confirm(&self, actor: &Actor, id: &OperationId) -> Result<Done<Outcome>> {
-        let payload: Option<String> =
-            sqlx::query_scalar("SELECT payload FROM pending_actions WHERE id = $1 AND actor = $2 AND created_at >= $3")
-                .bind(id.as_str())
-                .bind(actor.label())
-                .bind(now() - PENDING_TTL_SECS)
-                .fetch_optional(self.db.read())
-                .await?;
+        let payload: Option<String> = sqlx::query_scalar(
+            "SELECT payload FROM pending_actions WHERE id = $1 AND actor = $2 AND created_at >= $3",
+        )
+        .bind(id.as_str())
+        .bind(actor.label())
+        .bind(now() - PENDING_TTL_SECS)
+        .fetch_optional(self.db.read())
+        .await?;
         let command: Command = serde_json::from_str(&payload.ok_or(CoreError::ConfirmationGone)?)?;
         self.execute(actor, id, command).await
     }
@@ -182,23 +239,51 @@ impl Core {
     }
 
     /// Runs `command` under operation id `op`, at most once.
-    pub async fn execute(&self, actor: &Actor, op: &OperationId, command: Command) -> Result<Done<Outcome>> {
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        command: Command,
+    ) -> Result<Done<Outcome>> {
         fn wrap<T>(d: Done<T>, f: impl FnOnce(T) -> Outcome) -> Done<Outcome> {
-            Done { value: f(d.value), replayed: d.replayed }
+            Done {
+                value: f(d.value),
+                replayed: d.replayed,
+            }
         }
         Ok(match command {
-            Command::CreateSubscriber { username, days } => {
-                wrap(self.create_subscriber(actor, op, &username, days).await?, Outcome::Created)
+            Command::CreateSubscriber { username, days } => wrap(
+                self.create_subscriber(actor, op, &username, days).await?,
+                Outcome::Created,
+            ),
+            Command::Extend { username, days } => wrap(
+                self.extend(actor, op, &username, days).await?,
+                Outcome::Extended,
+            ),
+            Command::Reset { username } => {
+                wrap(self.reset(actor, op, &username).await?, Outcome::Reset)
             }
-            Command::Extend { username, days } => wrap(self.extend(actor, op, &username, days).await?, Outcome::Extended),
-            Command::Reset { username } => wrap(self.reset(actor, op, &username).await?, Outcome::Reset),
-            Command::Delete { username } => wrap(self.delete_subscriber(actor, op, &username).await?, Outcome::Deleted),
-            Command::Grant { reseller, days, note } => {
-                wrap(self.grant(actor, op, &reseller, days, note.as_deref()).await?, Outcome::Moved)
-            }
-            Command::Deduct { reseller, days, note } => {
-                wrap(self.deduct(actor, op, &reseller, days, &note).await?, Outcome::Moved)
-            }
+            Command::Delete { username } => wrap(
+                self.delete_subscriber(actor, op, &username).await?,
+                Outcome::Deleted,
+            ),
+            Command::Grant {
+                reseller,
+                days,
+                note,
+            } => wrap(
+                self.grant(actor, op, &reseller, days, note.as_deref())
+                    .await?,
+                Outcome::Moved,
+            ),
+            Command::Deduct {
+                reseller,
+                days,
+                note,
+            } => wrap(
+                self.deduct(actor, op, &reseller, days, &note).await?,
+                Outcome::Moved,
+            ),
         })
     }
 }

@@ -17,10 +17,18 @@ impl Core {
     ///
     /// Not keyed by an operation id: the unique username already makes a replay harmless, and
     /// the invite code must not be stored anywhere in clear.
-    pub async fn create_reseller(&self, actor: &Actor, username: &Username, display_name: Option<&str>) -> Result<NewReseller> {
+    pub async fn create_reseller(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        display_name: Option<&str>,
+    ) -> Result<NewReseller> {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
-        let display = display_name.map(str::trim).filter(|d| !d.is_empty()).unwrap_or(username.as_str());
+        let display = display_name
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .unwrap_or(username.as_str());
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO resellers (username, display_name, max_users, max_connections_per_user, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -37,11 +45,20 @@ impl Core {
         audit::record(
             &mut tx,
             actor,
-            Entry { action: "reseller.create", reseller: Some(id), target: Some(username.as_str()), details: serde_json::json!({}) },
+            Entry {
+                action: "reseller.create",
+                reseller: Some(id),
+                target: Some(username.as_str()),
+                details: serde_json::json!({}),
+            },
         )
         .await?;
         let invite = self.issue_invite(&mut tx, actor, id).await?;
         tx.commit().await?;
-        Ok(NewReseller { id, username: username.to_string(), invite })
+        Ok(NewReseller {
+            id,
+            username: username.to_string(),
+            invite,
+        })
     }
 }

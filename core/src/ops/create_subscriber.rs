@@ -1,6 +1,7 @@
 use crate::audit::{self, Entry};
 use crate::core::{now, to_time};
 use crate::domain::{Days, OperationId, Permission, SubscriberId, Username};
+use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::resellers;
 use crate::{Actor, Core, CoreError, Done, Result};
@@ -27,83 +28,93 @@ impl Core {
         username: &Username,
         days: Days,
     ) -> Result<Done<Created>> {
-        self.once(op, actor, async |tx| {
-            let now = now();
-            let owner = match actor {
-                Actor::Reseller(id) => {
-                    let r = resellers::by_id(&mut **tx, *id).await?;
-                    r.require(Permission::CanCreateUsers)?;
-                    Some(r)
-                }
-                Actor::Admin(_) => None,
-            };
-            let max_connections =
-                owner.as_ref().map_or(self.policy.default_max_connections, |r| r.max_connections_per_user);
-            let (password, token) = super::new_credentials(self.policy.password_length);
-            let expires_at = now + days.seconds();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
-                 reseller_id, created_by_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(username.as_str())
-            .bind(self.cipher.encrypt(username.as_str(), &password))
-            .bind(self.cipher.encrypt(username.as_str(), &token))
-            .bind(crate::secrets::sha256_hex(&token))
-            .bind(expires_at)
-            .bind(max_connections)
-            .bind(owner.as_ref().map(|r| r.id.0))
-            .bind(i64::from(actor.is_admin()))
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
+        let now = now();
+        let owner = match actor {
+            Actor::Reseller(id) => {
+                let r = resellers::by_id(&mut **tx, *id).await?;
+                r.require(Permission::CanCreateUsers)?;
+                Some(r)
+            }
+            Actor::Admin(_) => None,
+        };
+        let max_connections = owner
+            .as_ref()
+            .map_or(self.policy.default_max_connections, |r| {
+                r.max_connections_per_user
+            });
+        let (password, token) = super::new_credentials(self.policy.password_length);
+        let expires_at = now + days.seconds();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
+             reseller_id, created_by_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(username.as_str())
+        .bind(self.cipher.encrypt(username.as_str(), &password))
+        .bind(self.cipher.encrypt(username.as_str(), &token))
+        .bind(crate::secrets::sha256_hex(&token))
+        .bind(expires_at)
+        .bind(max_connections)
+        .bind(owner.as_ref().map(|r| r.id.0))
+        .bind(i64::from(actor.is_admin()))
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
 
-            let mut balance = None;
-            if let Some(r) = &owner {
-                let posting = Posting {
-                    reseller: r.id,
-                    amount: -days.get(),
-                    kind: Kind::Debit,
-                    actor,
-                    subscriber: Some((SubscriberId(id), username.as_str())),
-                    note: Some("new subscriber"),
-                    key: format!("{op}:debit"),
-                };
-                // The debit locks the reseller's row, so the count below cannot race another create.
-                let Some(moved) = ledger::post(tx, posting, false).await? else {
-                    return Err(CoreError::InsufficientCredits {
-                        action: format!("create this subscriber for {days} days"),
-                        needed: days.get(),
-                        balance: ledger::balance(tx, r.id).await?,
-                    });
-                };
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE reseller_id = $1")
+        let mut balance = None;
+        if let Some(r) = &owner {
+            let posting = Posting {
+                reseller: r.id,
+                amount: -days.get(),
+                kind: Kind::Debit,
+                actor,
+                subscriber: Some((SubscriberId(id), username.as_str())),
+                note: Some("new subscriber"),
+                key: format!("{op}:debit"),
+            };
+            // The debit locks the reseller's row, so the count below cannot race another create.
+            let Some(moved) = ledger::post(tx, posting, false).await? else {
+                return Err(CoreError::InsufficientCredits {
+                    action: format!("create this subscriber for {days} days"),
+                    needed: days.get(),
+                    balance: ledger::balance(tx, r.id).await?,
+                });
+            };
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE reseller_id = $1")
                     .bind(r.id.0)
                     .fetch_one(&mut **tx)
                     .await?;
-                if count > r.max_users {
-                    return Err(CoreError::MaxUsersReached { max: r.max_users, current: count - 1 });
-                }
-                balance = Some(moved.after);
+            if count > r.max_users {
+                return Err(CoreError::MaxUsersReached {
+                    max: r.max_users,
+                    current: count - 1,
+                });
             }
-            audit::record(
-                tx,
-                actor,
-                Entry {
-                    action: "subscriber.create",
-                    reseller: owner.as_ref().map(|r| r.id),
-                    target: Some(username.as_str()),
-                    details: serde_json::json!({ "days": days.get(), "expires_at": expires_at }),
-                },
-            )
-            .await?;
-            Ok(Created {
-                username: username.to_string(),
-                expires_at: to_time(expires_at),
-                charged: if actor.is_admin() { 0 } else { days.get() },
-                balance,
-            })
-        })
-        .await
+            balance = Some(moved.after);
+        }
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: "subscriber.create",
+                reseller: owner.as_ref().map(|r| r.id),
+                target: Some(username.as_str()),
+                details: serde_json::json!({ "days": days.get(), "expires_at": expires_at }),
+            },
+        )
+        .await?;
+        let value = Created {
+            username: username.to_string(),
+            expires_at: to_time(expires_at),
+            charged: if actor.is_admin() { 0 } else { days.get() },
+            balance,
+        };
+        self.finish(claimed, op, value).await
     }
 }

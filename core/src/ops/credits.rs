@@ -1,5 +1,6 @@
 use crate::audit::{self, Entry};
 use crate::domain::{Days, OperationId, Username};
+use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Movement, Posting};
 use crate::queries::resellers;
 use crate::{Actor, Core, CoreError, Done, Result};
@@ -25,7 +26,7 @@ impl Core {
         note: Option<&str>,
     ) -> Result<Done<Moved>> {
         actor.require_admin()?;
-        self.once(op, actor, async |tx| self.adjust(tx, actor, op, reseller, days.get(), Kind::Credit, note).await)
+        self.adjust(actor, op, reseller, days.get(), Kind::Credit, note)
             .await
     }
 
@@ -39,25 +40,41 @@ impl Core {
         note: &str,
     ) -> Result<Done<Moved>> {
         actor.require_admin()?;
-        self.once(op, actor, async |tx| {
-            self.adjust(tx, actor, op, reseller, -days.get(), Kind::Adjustment, Some(note)).await
-        })
+        self.adjust(
+            actor,
+            op,
+            reseller,
+            -days.get(),
+            Kind::Adjustment,
+            Some(note),
+        )
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn adjust(
         &self,
-        tx: &mut crate::db::Tx,
         actor: &Actor,
         op: &OperationId,
         reseller: &Username,
         amount: i64,
         kind: Kind,
         note: Option<&str>,
-    ) -> Result<Moved> {
+    ) -> Result<Done<Moved>> {
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
         let r = resellers::by_username(&mut **tx, reseller).await?;
-        let posting = Posting { reseller: r.id, amount, kind, actor, subscriber: None, note, key: format!("{op}:{}", kind.as_str()) };
+        let posting = Posting {
+            reseller: r.id,
+            amount,
+            kind,
+            actor,
+            subscriber: None,
+            note,
+            key: format!("{op}:{}", kind.as_str()),
+        };
         let Some(movement) = ledger::post(tx, posting, false).await? else {
             return Err(CoreError::DeductBelowZero {
                 reseller: r.username,
@@ -76,6 +93,15 @@ impl Core {
             },
         )
         .await?;
-        Ok(Moved { reseller: r.username, amount, movement })
+        self.finish(
+            claimed,
+            op,
+            Moved {
+                reseller: r.username,
+                amount,
+                movement,
+            },
+        )
+        .await
     }
 }

@@ -1,6 +1,7 @@
 use crate::audit::{self, Entry};
 use crate::core::now;
 use crate::domain::{OperationId, Permission, Username};
+use crate::idempotency::Claim;
 use crate::queries::subscribers;
 use crate::{Actor, Core, Done, Result};
 use serde::{Deserialize, Serialize};
@@ -15,24 +16,39 @@ pub struct Deleted {
 impl Core {
     /// Deletes a subscriber for good. Remaining days are not refunded; the ledger keeps the
     /// subscriber's name on its past rows.
-    pub async fn delete_subscriber(&self, actor: &Actor, op: &OperationId, username: &Username) -> Result<Done<Deleted>> {
-        self.once(op, actor, async |tx| {
-            let (sub, _) = subscribers::for_change(tx, actor, username, Permission::CanDeleteUsers).await?;
-            sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(sub.id.0).execute(&mut **tx).await?;
-            let days_left = sub.days_left(crate::core::to_time(now()));
-            audit::record(
-                tx,
-                actor,
-                Entry {
-                    action: "subscriber.delete",
-                    reseller: sub.reseller_id,
-                    target: Some(&sub.username),
-                    details: serde_json::json!({ "expires_at": sub.expires_at.timestamp(), "days_left": days_left }),
-                },
-            )
+    pub async fn delete_subscriber(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        username: &Username,
+    ) -> Result<Done<Deleted>> {
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
+        let (sub, _) =
+            subscribers::for_change(tx, actor, username, Permission::CanDeleteUsers).await?;
+        sqlx::query("DELETE FROM subscribers WHERE id = $1")
+            .bind(sub.id.0)
+            .execute(&mut **tx)
             .await?;
-            Ok(Deleted { username: sub.username, days_left })
-        })
-        .await
+        let days_left = sub.days_left(crate::core::to_time(now()));
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: "subscriber.delete",
+                reseller: sub.reseller_id,
+                target: Some(&sub.username),
+                details: serde_json::json!({ "expires_at": sub.expires_at.timestamp(), "days_left": days_left }),
+            },
+        )
+        .await?;
+        let value = Deleted {
+            username: sub.username,
+            days_left,
+        };
+        self.finish(claimed, op, value).await
     }
 }

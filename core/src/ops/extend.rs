@@ -1,6 +1,7 @@
 use crate::audit::{self, Entry};
 use crate::core::{now, to_time};
 use crate::domain::{Days, OperationId, Permission, Username};
+use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::subscribers;
 use crate::{Actor, Core, CoreError, Done, Result};
@@ -18,61 +19,71 @@ pub struct Extended {
 impl Core {
     /// Adds `days` to the later of now and the current expiry, so early renewals keep their
     /// remaining days; a reseller pays `days` credits.
-    pub async fn extend(&self, actor: &Actor, op: &OperationId, username: &Username, days: Days) -> Result<Done<Extended>> {
-        self.once(op, actor, async |tx| {
-            let (sub, owner) = subscribers::for_change(tx, actor, username, Permission::CanExtendUsers).await?;
-            let mut balance = None;
-            if let Some(r) = &owner {
-                let posting = Posting {
-                    reseller: r.id,
-                    amount: -days.get(),
-                    kind: Kind::Debit,
-                    actor,
-                    subscriber: Some((sub.id, &sub.username)),
-                    note: Some("extension"),
-                    key: format!("{op}:debit"),
-                };
-                let Some(moved) = ledger::post(tx, posting, false).await? else {
-                    return Err(CoreError::InsufficientCredits {
-                        action: format!("extend {} by {days} days", sub.username),
-                        needed: days.get(),
-                        balance: ledger::balance(tx, r.id).await?,
-                    });
-                };
-                balance = Some(moved.after);
-            }
-            let now = now();
-            let expires_at: i64 = sqlx::query_scalar(
-                "UPDATE subscribers SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END + $2 \
-                 WHERE id = $3 RETURNING expires_at",
-            )
-            .bind(now)
-            .bind(days.seconds())
-            .bind(sub.id.0)
-            .fetch_one(&mut **tx)
-            .await?;
-            audit::record(
-                tx,
+    pub async fn extend(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        username: &Username,
+        days: Days,
+    ) -> Result<Done<Extended>> {
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
+        let (sub, owner) =
+            subscribers::for_change(tx, actor, username, Permission::CanExtendUsers).await?;
+        let mut balance = None;
+        if let Some(r) = &owner {
+            let posting = Posting {
+                reseller: r.id,
+                amount: -days.get(),
+                kind: Kind::Debit,
                 actor,
-                Entry {
-                    action: "subscriber.extend",
-                    reseller: sub.reseller_id,
-                    target: Some(&sub.username),
-                    details: serde_json::json!({
-                        "days": days.get(),
-                        "expires_before": sub.expires_at.timestamp(),
-                        "expires_at": expires_at,
-                    }),
-                },
-            )
-            .await?;
-            Ok(Extended {
-                username: sub.username,
-                expires_at: to_time(expires_at),
-                charged: if owner.is_some() { days.get() } else { 0 },
-                balance,
-            })
-        })
-        .await
+                subscriber: Some((sub.id, &sub.username)),
+                note: Some("extension"),
+                key: format!("{op}:debit"),
+            };
+            let Some(moved) = ledger::post(tx, posting, false).await? else {
+                return Err(CoreError::InsufficientCredits {
+                    action: format!("extend {} by {days} days", sub.username),
+                    needed: days.get(),
+                    balance: ledger::balance(tx, r.id).await?,
+                });
+            };
+            balance = Some(moved.after);
+        }
+        let now = now();
+        let expires_at: i64 = sqlx::query_scalar(
+            "UPDATE subscribers SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END + $2 \
+             WHERE id = $3 RETURNING expires_at",
+        )
+        .bind(now)
+        .bind(days.seconds())
+        .bind(sub.id.0)
+        .fetch_one(&mut **tx)
+        .await?;
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: "subscriber.extend",
+                reseller: sub.reseller_id,
+                target: Some(&sub.username),
+                details: serde_json::json!({
+                    "days": days.get(),
+                    "expires_before": sub.expires_at.timestamp(),
+                    "expires_at": expires_at,
+                }),
+            },
+        )
+        .await?;
+        let value = Extended {
+            username: sub.username,
+            expires_at: to_time(expires_at),
+            charged: if owner.is_some() { days.get() } else { 0 },
+            balance,
+        };
+        self.finish(claimed, op, value).await
     }
 }

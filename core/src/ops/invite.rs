@@ -15,7 +15,12 @@ pub struct Invite {
 }
 
 impl Core {
-    pub(crate) async fn issue_invite(&self, tx: &mut Tx, actor: &Actor, reseller: ResellerId) -> Result<Invite> {
+    pub(crate) async fn issue_invite(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        reseller: ResellerId,
+    ) -> Result<Invite> {
         // 24 alphanumerics ≈ 143 bits: unguessable, and fits Telegram's 64-character start parameter.
         let code = random_string(ALNUM, 24);
         let expires_at = now() + self.policy.invite_ttl.num_seconds();
@@ -29,7 +34,10 @@ impl Core {
         .bind(now())
         .execute(&mut **tx)
         .await?;
-        Ok(Invite { code, expires_at: to_time(expires_at) })
+        Ok(Invite {
+            code,
+            expires_at: to_time(expires_at),
+        })
     }
 
     /// A fresh invite for an existing reseller, e.g. when they change phones. Earlier unused
@@ -47,7 +55,12 @@ impl Core {
         audit::record(
             &mut tx,
             actor,
-            Entry { action: "reseller.invite", reseller: Some(r.id), target: Some(&r.username), details: serde_json::json!({}) },
+            Entry {
+                action: "reseller.invite",
+                reseller: Some(r.id),
+                target: Some(&r.username),
+                details: serde_json::json!({}),
+            },
         )
         .await?;
         tx.commit().await?;
@@ -61,10 +74,11 @@ impl Core {
             return Err(CoreError::InviteInvalid);
         }
         let mut tx = self.db.begin_write().await?;
-        let is_admin: Option<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins WHERE telegram_id = $1")
-            .bind(telegram_id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let is_admin: Option<i64> =
+            sqlx::query_scalar("SELECT telegram_id FROM admins WHERE telegram_id = $1")
+                .bind(telegram_id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
         if is_admin.is_some() {
             return Err(CoreError::AdminCannotLink);
         }
@@ -79,11 +93,13 @@ impl Core {
         .fetch_optional(&mut *tx)
         .await?;
         let reseller = ResellerId(reseller.ok_or(CoreError::InviteInvalid)?);
-        let linked: Option<String> = sqlx::query_scalar("SELECT username FROM resellers WHERE telegram_id = $1 AND id <> $2")
-            .bind(telegram_id.0)
-            .bind(reseller.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let linked: Option<String> = sqlx::query_scalar(
+            "SELECT username FROM resellers WHERE telegram_id = $1 AND id <> $2",
+        )
+        .bind(telegram_id.0)
+        .bind(reseller.0)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(other) = linked {
             return Err(CoreError::AlreadyLinked(other));
         }

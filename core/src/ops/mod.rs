@@ -35,7 +35,10 @@ pub(crate) fn unique_or(e: sqlx::Error, on_conflict: CoreError) -> CoreError {
 /// Fresh credentials for a subscriber: (password, token).
 pub(crate) fn new_credentials(password_length: usize) -> (String, String) {
     use crate::secrets::{ALNUM, UNAMBIGUOUS, random_string};
-    (random_string(UNAMBIGUOUS, password_length), random_string(ALNUM, 32))
+    (
+        random_string(UNAMBIGUOUS, password_length),
+        random_string(ALNUM, 32),
+    )
 }
 
 /// Stores new encrypted credentials on a subscriber row.

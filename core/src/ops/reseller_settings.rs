@@ -6,17 +6,53 @@ use crate::{Actor, Core, Result};
 impl Core {
     /// Suspends (`active = false`) or reinstates a reseller. A suspended reseller can neither
     /// read nor change anything; their subscribers keep working.
-    pub async fn set_reseller_active(&self, actor: &Actor, reseller: &Username, active: bool) -> Result<Reseller> {
-        let action = if active { "reseller.unsuspend" } else { "reseller.suspend" };
-        self.set_reseller_column(actor, reseller, "active", i64::from(active), action).await
+    pub async fn set_reseller_active(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        active: bool,
+    ) -> Result<Reseller> {
+        let action = if active {
+            "reseller.unsuspend"
+        } else {
+            "reseller.suspend"
+        };
+        self.set_reseller_column(actor, reseller, "active", i64::from(active), action)
+            .await
     }
 
-    pub async fn set_permission(&self, actor: &Actor, reseller: &Username, p: Permission, on: bool) -> Result<Reseller> {
-        self.set_reseller_column(actor, reseller, p.column(), i64::from(on), "reseller.permission").await
+    pub async fn set_permission(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        p: Permission,
+        on: bool,
+    ) -> Result<Reseller> {
+        self.set_reseller_column(
+            actor,
+            reseller,
+            p.column(),
+            i64::from(on),
+            "reseller.permission",
+        )
+        .await
     }
 
-    pub async fn set_limit(&self, actor: &Actor, reseller: &Username, limit: Limit, value: LimitValue) -> Result<Reseller> {
-        self.set_reseller_column(actor, reseller, limit.column(), value.get(), "reseller.limit").await
+    pub async fn set_limit(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        limit: Limit,
+        value: LimitValue,
+    ) -> Result<Reseller> {
+        self.set_reseller_column(
+            actor,
+            reseller,
+            limit.column(),
+            value.get(),
+            "reseller.limit",
+        )
+        .await
     }
 
     /// `column` is always one of our own constant names, never input.
@@ -31,12 +67,14 @@ impl Core {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
         let r = resellers::by_username(&mut *tx, reseller).await?;
-        let changed = sqlx::query(&format!("UPDATE resellers SET {column} = $1 WHERE id = $2 AND {column} <> $1"))
-            .bind(value)
-            .bind(r.id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        let changed = sqlx::query(&format!(
+            "UPDATE resellers SET {column} = $1 WHERE id = $2 AND {column} <> $1"
+        ))
+        .bind(value)
+        .bind(r.id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
             == 1;
         if !changed {
             return Ok(r);

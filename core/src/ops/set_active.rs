@@ -1,5 +1,6 @@
 use crate::audit::{self, Entry};
 use crate::domain::{OperationId, Permission, Username};
+use crate::idempotency::Claim;
 use crate::queries::subscribers;
 use crate::{Actor, Core, Done, Result};
 
@@ -13,29 +14,36 @@ impl Core {
         username: &Username,
         active: bool,
     ) -> Result<Done<bool>> {
-        self.once(op, actor, async |tx| {
-            let (sub, _) = subscribers::for_change(tx, actor, username, Permission::CanEditUsers).await?;
-            if sub.active == active {
-                return Ok(false);
-            }
-            sqlx::query("UPDATE subscribers SET active = $1 WHERE id = $2")
-                .bind(i64::from(active))
-                .bind(sub.id.0)
-                .execute(&mut **tx)
-                .await?;
-            audit::record(
-                tx,
-                actor,
-                Entry {
-                    action: if active { "subscriber.enable" } else { "subscriber.disable" },
-                    reseller: sub.reseller_id,
-                    target: Some(&sub.username),
-                    details: serde_json::json!({}),
-                },
-            )
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
+        let (sub, _) =
+            subscribers::for_change(tx, actor, username, Permission::CanEditUsers).await?;
+        if sub.active == active {
+            return self.finish(claimed, op, false).await;
+        }
+        sqlx::query("UPDATE subscribers SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
+            .bind(sub.id.0)
+            .execute(&mut **tx)
             .await?;
-            Ok(true)
-        })
-        .await
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: if active {
+                    "subscriber.enable"
+                } else {
+                    "subscriber.disable"
+                },
+                reseller: sub.reseller_id,
+                target: Some(&sub.username),
+                details: serde_json::json!({}),
+            },
+        )
+        .await?;
+        self.finish(claimed, op, true).await
     }
 }

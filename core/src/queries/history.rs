@@ -23,7 +23,12 @@ pub struct Entry {
 
 impl Core {
     /// A page of a reseller's ledger, newest first: their own, or any reseller's for admins.
-    pub async fn history(&self, actor: &Actor, of: Option<&Username>, page: i64) -> Result<Page<Entry>> {
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        of: Option<&Username>,
+        page: i64,
+    ) -> Result<Page<Entry>> {
         let reseller: ResellerId = match (actor, of) {
             (Actor::Reseller(id), _) => {
                 let me = resellers::by_id(self.db.read(), *id).await?;
@@ -33,13 +38,19 @@ impl Core {
                 me.id
             }
             (Actor::Admin(_), Some(name)) => resellers::by_username(self.db.read(), name).await?.id,
-            (Actor::Admin(_), None) => return Err(crate::CoreError::NotFound { kind: "reseller", name: String::new() }),
+            (Actor::Admin(_), None) => {
+                return Err(crate::CoreError::NotFound {
+                    kind: "reseller",
+                    name: String::new(),
+                });
+            }
         };
         let page = page.max(0);
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credit_transactions WHERE reseller_id = $1")
-            .bind(reseller.0)
-            .fetch_one(self.db.read())
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM credit_transactions WHERE reseller_id = $1")
+                .bind(reseller.0)
+                .fetch_one(self.db.read())
+                .await?;
         let rows = sqlx::query(&format!(
             "SELECT id, amount, kind, balance_before, balance_after, actor, subscriber_username, note, created_at \
              FROM credit_transactions WHERE reseller_id = $1 ORDER BY id DESC LIMIT {PER_PAGE} OFFSET {}",
@@ -64,6 +75,11 @@ impl Core {
                 })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()?;
-        Ok(Page { items, page, per_page: PER_PAGE, total })
+        Ok(Page {
+            items,
+            page,
+            per_page: PER_PAGE,
+            total,
+        })
     }
 }

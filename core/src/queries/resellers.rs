@@ -19,7 +19,11 @@ impl Permissions {
     }
 
     fn with(self, p: Permission, on: bool) -> Permissions {
-        if on { Permissions(self.0 | Self::bit(p)) } else { Permissions(self.0 & !Self::bit(p)) }
+        if on {
+            Permissions(self.0 | Self::bit(p))
+        } else {
+            Permissions(self.0 & !Self::bit(p))
+        }
     }
 }
 
@@ -93,10 +97,12 @@ pub(crate) async fn by_id<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: ResellerId,
 ) -> Result<Reseller> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM resellers r WHERE r.id = $1"))
-        .bind(id.0)
-        .fetch_one(e)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM resellers r WHERE r.id = $1"
+    ))
+    .bind(id.0)
+    .fetch_one(e)
+    .await?;
     Ok(Reseller::from_row(&row)?)
 }
 
@@ -104,13 +110,18 @@ pub(crate) async fn by_username<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     username: &Username,
 ) -> Result<Reseller> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM resellers r WHERE r.username = $1"))
-        .bind(username.as_str())
-        .fetch_optional(e)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM resellers r WHERE r.username = $1"
+    ))
+    .bind(username.as_str())
+    .fetch_optional(e)
+    .await?;
     match row {
         Some(row) => Ok(Reseller::from_row(&row)?),
-        None => Err(CoreError::NotFound { kind: "reseller", name: username.to_string() }),
+        None => Err(CoreError::NotFound {
+            kind: "reseller",
+            name: username.to_string(),
+        }),
     }
 }
 
@@ -156,6 +167,10 @@ impl Core {
         .bind(reseller.id.0)
         .fetch_one(self.db.read())
         .await?;
-        Ok(ResellerSummary { reseller, subscribers, active_subscribers })
+        Ok(ResellerSummary {
+            reseller,
+            subscribers,
+            active_subscribers,
+        })
     }
 }

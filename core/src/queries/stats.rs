@@ -59,7 +59,11 @@ impl Core {
     async fn counts(&self, reseller: Option<i64>) -> Result<Counts> {
         let now = now();
         let soon = now + self.policy.expiring_soon_days * 86_400;
-        let scope = if reseller.is_some() { "WHERE reseller_id = $5" } else { "WHERE $5 = $5" };
+        let scope = if reseller.is_some() {
+            "WHERE reseller_id = $5"
+        } else {
+            "WHERE $5 = $5"
+        };
         let row = sqlx::query(&format!(
             "SELECT COUNT(*) AS total, \
              CAST(COALESCE(SUM(CASE WHEN active = 1 AND expires_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS active, \
@@ -89,7 +93,11 @@ impl Core {
     }
 
     async fn recent(&self, reseller: Option<i64>) -> Result<Vec<Activity>> {
-        let scope = if reseller.is_some() { "WHERE reseller_id = $1" } else { "WHERE $1 = $1" };
+        let scope = if reseller.is_some() {
+            "WHERE reseller_id = $1"
+        } else {
+            "WHERE $1 = $1"
+        };
         let rows = sqlx::query(&format!(
             "SELECT action, target, actor, created_at FROM audit_log {scope} ORDER BY id DESC LIMIT 5"
         ))
@@ -111,7 +119,9 @@ impl Core {
 
     /// The reseller's dashboard.
     pub async fn reseller_stats(&self, actor: &Actor) -> Result<ResellerStats> {
-        let Actor::Reseller(id) = actor else { return Err(crate::CoreError::AdminOnly) };
+        let Actor::Reseller(id) = actor else {
+            return Err(crate::CoreError::AdminOnly);
+        };
         let me = resellers::by_id(self.db.read(), *id).await?;
         me.require(Permission::CanViewStatistics)?;
         Ok(ResellerStats {

@@ -63,12 +63,16 @@ fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
         max_connections: row.try_get("max_connections")?,
         active: row.try_get::<i64, _>("active")? != 0,
         notes: row.try_get("notes")?,
-        reseller_id: row.try_get::<Option<i64>, _>("reseller_id")?.map(ResellerId),
+        reseller_id: row
+            .try_get::<Option<i64>, _>("reseller_id")?
+            .map(ResellerId),
         owner_username: row.try_get("owner_username")?,
         created_by_admin: row.try_get::<i64, _>("created_by_admin")? != 0,
         active_connections: row.try_get("active_connections")?,
         created_at: to_time(row.try_get("created_at")?),
-        last_access_at: row.try_get::<Option<i64>, _>("last_access_at")?.map(to_time),
+        last_access_at: row
+            .try_get::<Option<i64>, _>("last_access_at")?
+            .map(to_time),
     })
 }
 
@@ -84,7 +88,13 @@ pub enum Filter {
 }
 
 impl Filter {
-    pub const ALL: [Filter; 5] = [Filter::All, Filter::Active, Filter::Expired, Filter::ExpiringSoon, Filter::Disabled];
+    pub const ALL: [Filter; 5] = [
+        Filter::All,
+        Filter::Active,
+        Filter::Expired,
+        Filter::ExpiringSoon,
+        Filter::Disabled,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -97,7 +107,9 @@ impl Filter {
     }
 
     pub fn parse(s: &str) -> Option<Filter> {
-        Filter::ALL.into_iter().find(|f| f.name() == s.trim().to_ascii_lowercase())
+        Filter::ALL
+            .into_iter()
+            .find(|f| f.name() == s.trim().to_ascii_lowercase())
     }
 }
 
@@ -134,7 +146,10 @@ pub(crate) async fn for_actor(
         .bind(username.as_str())
         .fetch_optional(&mut *conn)
         .await?;
-    let not_found = || CoreError::NotFound { kind: "subscriber", name: username.to_string() };
+    let not_found = || CoreError::NotFound {
+        kind: "subscriber",
+        name: username.to_string(),
+    };
     let subscriber = from_row(&row.ok_or_else(not_found)?)?;
     match (&reseller, subscriber.reseller_id) {
         (Some(r), Some(owner)) if owner == r.id => {}
@@ -172,7 +187,9 @@ impl Core {
         let mut clauses = vec!["1 = 1".to_string()];
         let mut binds: Vec<i64> = Vec::new();
         if let Actor::Reseller(id) = actor {
-            resellers::by_id(self.db.read(), *id).await?.require(Permission::CanViewUsers)?;
+            resellers::by_id(self.db.read(), *id)
+                .await?
+                .require(Permission::CanViewUsers)?;
             binds.push(id.0);
             clauses.push(format!("s.reseller_id = ${}", binds.len()));
         }
@@ -180,7 +197,12 @@ impl Core {
         let soon = now + self.policy.expiring_soon_days * 86_400;
         match filter {
             Filter::All => {}
-            Filter::Active => bind_clause(&mut clauses, &mut binds, "s.active = 1 AND s.expires_at > ?", &[now]),
+            Filter::Active => bind_clause(
+                &mut clauses,
+                &mut binds,
+                "s.active = 1 AND s.expires_at > ?",
+                &[now],
+            ),
             Filter::Expired => bind_clause(&mut clauses, &mut binds, "s.expires_at <= ?", &[now]),
             Filter::ExpiringSoon => bind_clause(
                 &mut clauses,
@@ -191,7 +213,12 @@ impl Core {
             Filter::Disabled => clauses.push("s.active = 0".into()),
         }
         let pattern = search.map(|s| {
-            let escaped = s.trim().to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .trim()
+                .to_ascii_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         if pattern.is_some() {
@@ -221,7 +248,12 @@ impl Core {
             .iter()
             .map(from_row)
             .collect::<std::result::Result<_, _>>()?;
-        Ok(Page { items, page, per_page: PER_PAGE, total })
+        Ok(Page {
+            items,
+            page,
+            per_page: PER_PAGE,
+            total,
+        })
     }
 
     /// One subscriber, if the actor may see it.
@@ -234,7 +266,8 @@ impl Core {
     /// The subscriber's password and token again, for their owner.
     pub async fn credentials(&self, actor: &Actor, username: &Username) -> Result<Credentials> {
         let mut conn = self.db.read().acquire().await?;
-        let (s, reseller) = for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
+        let (s, reseller) =
+            for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
         let (password_enc, token_enc): (String, String) =
             sqlx::query_as("SELECT password_enc, token_enc FROM subscribers WHERE id = $1")
                 .bind(s.id.0)
@@ -250,7 +283,9 @@ impl Core {
             token: self.cipher.decrypt(&s.username, &token_enc)?,
             expires_at: s.expires_at,
             max_connections: s.max_connections,
-            brand: owner.map(|r| r.brand().to_string()).unwrap_or_else(|| "IPTV".to_string()),
+            brand: owner
+                .map(|r| r.brand().to_string())
+                .unwrap_or_else(|| "IPTV".to_string()),
             username: s.username,
         })
     }

@@ -1,0 +1,181 @@
+//! Button payloads. Telegram gives 64 bytes of `callback_data` and hands it back verbatim, from
+//! anyone who can forge it: so it names an action, never a permission, and every press is
+//! checked again by core against the presser's own rights.
+
+use reseller_core::domain::{Days, OperationId, Username};
+use reseller_core::queries::subscribers::Filter;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Press {
+    Confirm(OperationId),
+    Cancel(OperationId),
+    Users {
+        filter: Filter,
+        page: i64,
+        search: Option<String>,
+    },
+    History {
+        page: i64,
+        reseller: Option<Username>,
+    },
+    Open(Username),
+    Act(CardAction, Username),
+    /// A number of days picked in the guided `/new` flow.
+    NewDays(Days),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CardAction {
+    Extend(Days),
+    Reset,
+    Disable,
+    Enable,
+    Delete,
+    Show,
+}
+
+impl Press {
+    pub(crate) fn encode(&self) -> String {
+        let s = match self {
+            Press::Confirm(id) => format!("c:{id}"),
+            Press::Cancel(id) => format!("x:{id}"),
+            Press::Users {
+                filter,
+                page,
+                search,
+            } => {
+                format!(
+                    "u:{}:{page}:{}",
+                    filter.name(),
+                    search.as_deref().unwrap_or("")
+                )
+            }
+            Press::History { page, reseller } => {
+                format!("h:{page}:{}", reseller.as_ref().map_or("", |r| r.as_str()))
+            }
+            Press::Open(u) => format!("s:{u}"),
+            Press::Act(action, u) => {
+                let a = match action {
+                    CardAction::Extend(d) => format!("e{d}"),
+                    CardAction::Reset => "r".into(),
+                    CardAction::Disable => "d".into(),
+                    CardAction::Enable => "n".into(),
+                    CardAction::Delete => "x".into(),
+                    CardAction::Show => "s".into(),
+                };
+                format!("a:{a}:{u}")
+            }
+            Press::NewDays(d) => format!("n:{d}"),
+        };
+        // Searches are the only free text; cut them to fit Telegram's 64-byte limit.
+        s.char_indices()
+            .take_while(|(i, c)| i + c.len_utf8() <= 64)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    pub(crate) fn decode(data: &str) -> Option<Press> {
+        let (kind, rest) = data.split_once(':')?;
+        Some(match kind {
+            "c" => Press::Confirm(OperationId::parse(rest).ok()?),
+            "x" => Press::Cancel(OperationId::parse(rest).ok()?),
+            "u" => {
+                let mut parts = rest.splitn(3, ':');
+                let filter = Filter::parse(parts.next()?)?;
+                let page = parts.next()?.parse().ok().filter(|p| *p >= 0)?;
+                let search = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
+                Press::Users {
+                    filter,
+                    page,
+                    search,
+                }
+            }
+            "h" => {
+                let (page, reseller) = rest.split_once(':')?;
+                let reseller = if reseller.is_empty() {
+                    None
+                } else {
+                    Some(Username::parse(reseller).ok()?)
+                };
+                Press::History {
+                    page: page.parse().ok().filter(|p| *p >= 0)?,
+                    reseller,
+                }
+            }
+            "s" => Press::Open(Username::parse(rest).ok()?),
+            "a" => {
+                let (a, u) = rest.split_once(':')?;
+                let action = match a {
+                    "r" => CardAction::Reset,
+                    "d" => CardAction::Disable,
+                    "n" => CardAction::Enable,
+                    "x" => CardAction::Delete,
+                    "s" => CardAction::Show,
+                    _ => CardAction::Extend(Days::parse(a.strip_prefix('e')?).ok()?),
+                };
+                Press::Act(action, Username::parse(u).ok()?)
+            }
+            "n" => Press::NewDays(Days::parse(rest).ok()?),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_press_round_trips_and_fits() {
+        let bob = Username::parse("bob").unwrap();
+        let presses = [
+            Press::Confirm(OperationId::random()),
+            Press::Cancel(OperationId::random()),
+            Press::Users {
+                filter: Filter::Expired,
+                page: 3,
+                search: Some("jo".into()),
+            },
+            Press::Users {
+                filter: Filter::All,
+                page: 0,
+                search: None,
+            },
+            Press::History {
+                page: 2,
+                reseller: Some(bob.clone()),
+            },
+            Press::History {
+                page: 0,
+                reseller: None,
+            },
+            Press::Open(bob.clone()),
+            Press::Act(CardAction::Extend(Days::new(90).unwrap()), bob.clone()),
+            Press::Act(CardAction::Delete, bob.clone()),
+            Press::NewDays(Days::new(30).unwrap()),
+        ];
+        for p in presses {
+            let data = p.encode();
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(Press::decode(&data), Some(p));
+        }
+    }
+
+    #[test]
+    fn forged_or_garbled_data_is_refused() {
+        for bad in [
+            "",
+            "c:",
+            "c:short",
+            "a:e0:bob",
+            "a:e-5:bob",
+            "a:e99999:bob",
+            "u:all:-1:",
+            "s:bad name",
+            "z:1",
+            "h:x:",
+        ] {
+            assert_eq!(Press::decode(bad), None, "{bad}");
+        }
+    }
+}

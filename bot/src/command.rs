@@ -1,0 +1,265 @@
+//! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
+//! saying what was wrong and how to write it.
+
+use reseller_core::domain::{Days, Limit, LimitValue, ParseError, Permission, Username};
+use reseller_core::queries::subscribers::{Filter, parse_filter};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    Start(Option<String>),
+    Help,
+    Cancel,
+    Stats,
+    Balance,
+    History(Option<Username>),
+    /// `None`: start the guided flow.
+    New(Option<(Days, Username)>),
+    Users {
+        filter: Filter,
+        search: Option<String>,
+    },
+    User(Username),
+    Extend(Username, Days),
+    Reset(Username),
+    Disable(Username),
+    Enable(Username),
+    Delete(Username),
+    Show(Username),
+    NewReseller {
+        username: Username,
+        display_name: Option<String>,
+    },
+    Invite(Username),
+    Resellers,
+    Reseller(Username),
+    Grant {
+        reseller: Username,
+        days: Days,
+        note: Option<String>,
+    },
+    Deduct {
+        reseller: Username,
+        days: Days,
+        note: String,
+    },
+    Suspend(Username),
+    Unsuspend(Username),
+    Perm {
+        reseller: Username,
+        permission: Permission,
+        on: bool,
+    },
+    Limit {
+        reseller: Username,
+        limit: Limit,
+        value: LimitValue,
+    },
+}
+
+/// Turns a parse error into the error plus the usage line.
+fn usage(u: &'static str) -> impl Fn(ParseError) -> String {
+    move |e| format!("{e}\nUsage: {u}")
+}
+
+/// Parses a message. `None` when it is not a command (plain text, for a conversation).
+pub(crate) fn parse(text: &str, bot_username: &str) -> Option<Result<Request, String>> {
+    let text = text.trim();
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let name = match head.split_once('@') {
+        Some((name, to)) if to.eq_ignore_ascii_case(bot_username) => name,
+        Some(_) => return None,
+        None => head,
+    };
+    let args: Vec<&str> = args.split_whitespace().collect();
+    Some(parse_command(&name.to_ascii_lowercase(), &args))
+}
+
+fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
+    let user = |u: &'static str| {
+        let usage = usage(u);
+        move |args: &[&str]| match args {
+            [name] => Username::parse(name).map_err(&usage),
+            _ => Err(format!("Usage: {u}")),
+        }
+    };
+    let rest = |args: &[&str]| Some(args.join(" ")).filter(|s| !s.is_empty());
+    Ok(match name {
+        "start" => Request::Start(args.first().map(|s| s.to_string())),
+        "help" | "menu" => Request::Help,
+        "cancel" => Request::Cancel,
+        "stats" => Request::Stats,
+        "balance" => Request::Balance,
+        "history" => match args {
+            [] => Request::History(None),
+            [r] => Request::History(Some(Username::parse(r).map_err(usage("/history [reseller]"))?)),
+            _ => return Err("Usage: /history [reseller]".into()),
+        },
+        "new" => match args {
+            [] => Request::New(None),
+            [days, name] => {
+                let u = "/new <days> <username>, e.g. /new 30 john.doe";
+                Request::New(Some((Days::parse(days).map_err(usage(u))?, Username::parse(name).map_err(usage(u))?)))
+            }
+            _ => return Err("Usage: /new <days> <username>, e.g. /new 30 john.doe — or /new alone to be guided.".into()),
+        },
+        "users" => {
+            let (filter, search) = match args.split_first() {
+                Some((first, more)) if Filter::parse(first).is_some() => {
+                    (parse_filter(first).map_err(|e| e.to_string())?, rest(more))
+                }
+                _ => (Filter::All, rest(args)),
+            };
+            Request::Users { filter, search }
+        }
+        "user" => Request::User(user("/user <username>")(args)?),
+        "extend" => match args {
+            [name, days] => {
+                let u = "/extend <username> <days>, e.g. /extend john.doe 30";
+                Request::Extend(Username::parse(name).map_err(usage(u))?, Days::parse(days).map_err(usage(u))?)
+            }
+            _ => return Err("Usage: /extend <username> <days>, e.g. /extend john.doe 30".into()),
+        },
+        "reset" => Request::Reset(user("/reset <username>")(args)?),
+        "disable" => Request::Disable(user("/disable <username>")(args)?),
+        "enable" => Request::Enable(user("/enable <username>")(args)?),
+        "delete" => Request::Delete(user("/delete <username>")(args)?),
+        "show" => Request::Show(user("/show <username>")(args)?),
+        "newreseller" => match args.split_first() {
+            Some((name, more)) => Request::NewReseller {
+                username: Username::parse(name).map_err(usage("/newreseller <username> [display name]"))?,
+                display_name: rest(more),
+            },
+            None => return Err("Usage: /newreseller <username> [display name]".into()),
+        },
+        "invite" => Request::Invite(user("/invite <reseller>")(args)?),
+        "resellers" => Request::Resellers,
+        "reseller" => Request::Reseller(user("/reseller <username>")(args)?),
+        "grant" => {
+            let u = "/grant <reseller> <days> [note]";
+            match args {
+                [r, days, note @ ..] => Request::Grant {
+                    reseller: Username::parse(r).map_err(usage(u))?,
+                    days: Days::parse(days).map_err(usage(u))?,
+                    note: rest(note),
+                },
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "deduct" => {
+            let u = "/deduct <reseller> <days> <reason>";
+            match args {
+                [r, days, note @ ..] => Request::Deduct {
+                    reseller: Username::parse(r).map_err(usage(u))?,
+                    days: Days::parse(days).map_err(usage(u))?,
+                    note: rest(note).ok_or_else(|| format!("Give a reason for the deduction.\nUsage: {u}"))?,
+                },
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "suspend" => Request::Suspend(user("/suspend <reseller>")(args)?),
+        "unsuspend" => Request::Unsuspend(user("/unsuspend <reseller>")(args)?),
+        "perm" => {
+            let u = "/perm <reseller> <permission> on|off";
+            match args {
+                [r, p, state] => Request::Perm {
+                    reseller: Username::parse(r).map_err(usage(u))?,
+                    permission: Permission::parse(p).map_err(usage(u))?,
+                    on: match state.to_ascii_lowercase().as_str() {
+                        "on" | "yes" | "true" => true,
+                        "off" | "no" | "false" => false,
+                        other => return Err(format!("“{other}” is neither on nor off.\nUsage: {u}")),
+                    },
+                },
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "limit" => {
+            let u = "/limit <reseller> max_users|max_connections_per_user <value>";
+            match args {
+                [r, l, v] => {
+                    let limit = Limit::parse(l).map_err(usage(u))?;
+                    Request::Limit {
+                        reseller: Username::parse(r).map_err(usage(u))?,
+                        limit,
+                        value: limit.value(v).map_err(usage(u))?,
+                    }
+                }
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        other => return Err(format!("I don't know the command /{other}. Send /help for the list.")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Request, String> {
+        parse(s, "testbot").expect("is a command")
+    }
+
+    #[test]
+    fn commands_parse_into_typed_requests() {
+        assert_eq!(
+            p("/new 30 Bob"),
+            Ok(Request::New(Some((
+                Days::new(30).unwrap(),
+                Username::parse("bob").unwrap()
+            ))))
+        );
+        assert_eq!(p("/new@testbot"), Ok(Request::New(None)));
+        assert_eq!(parse("/new@otherbot", "testbot"), None);
+        assert_eq!(parse("hello", "testbot"), None);
+        assert_eq!(
+            p("/users expiring jo"),
+            Ok(Request::Users {
+                filter: Filter::ExpiringSoon,
+                search: Some("jo".into())
+            })
+        );
+        assert_eq!(
+            p("/users jo"),
+            Ok(Request::Users {
+                filter: Filter::All,
+                search: Some("jo".into())
+            })
+        );
+        assert!(
+            matches!(p("/grant alice 100 paid cash"), Ok(Request::Grant { note: Some(n), .. }) if n == "paid cash")
+        );
+    }
+
+    #[test]
+    fn bad_input_explains_itself_with_the_numbers() {
+        assert!(
+            p("/new 0 bob")
+                .unwrap_err()
+                .contains("at least 1; you gave 0")
+        );
+        assert!(p("/new -3 bob").unwrap_err().contains("you gave -3"));
+        assert!(
+            p("/new 99999 bob")
+                .unwrap_err()
+                .contains("at most 3650; you gave 99999")
+        );
+        assert!(
+            p("/new abc bob")
+                .unwrap_err()
+                .contains("“abc” is not a number of days")
+        );
+        assert!(
+            p("/new 30 b!")
+                .unwrap_err()
+                .contains("not a valid username")
+        );
+        assert!(p("/deduct alice 10").unwrap_err().contains("Give a reason"));
+        assert!(
+            p("/perm alice can_view_logs maybe")
+                .unwrap_err()
+                .contains("neither on nor off")
+        );
+        assert!(p("/frobnicate").unwrap_err().contains("/help"));
+    }
+}

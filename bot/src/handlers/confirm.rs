@@ -1,0 +1,75 @@
+//! The confirmation card: every action that moves credits or destroys data is proposed first
+//! (what, the cost, the balance after) and only carried out on Confirm.
+
+use super::{Ctx, HandlerResult};
+use crate::{keyboards, render};
+use reseller_core::domain::{OperationId, Username};
+use reseller_core::ops::{Command, Outcome};
+use teloxide::types::MessageId;
+
+pub(crate) async fn propose(ctx: &Ctx, command: Command) -> HandlerResult {
+    if !ctx.within_rate_limit().await? {
+        return Ok(());
+    }
+    match ctx.app.core.propose(&ctx.actor, command).await {
+        Ok((id, quote)) => {
+            ctx.say_with(&render::quote(&quote), keyboards::confirm(&id))
+                .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+/// Confirm pressed on `card`. Replays (double taps, retried callbacks) show the first result.
+pub(crate) async fn confirm(
+    ctx: &Ctx,
+    card: MessageId,
+    id: &OperationId,
+) -> Result<Option<&'static str>, super::HandlerError> {
+    if !ctx.within_rate_limit().await? {
+        return Ok(None);
+    }
+    match ctx.app.core.confirm(&ctx.actor, id).await {
+        Ok(done) => {
+            let creds = match &done.value {
+                Outcome::Created(c) => credentials_of(ctx, &c.username).await,
+                Outcome::Reset(u) => credentials_of(ctx, u).await,
+                _ => None,
+            };
+            ctx.edit(card, &render::outcome(&done.value, creds.as_ref()), None)
+                .await?;
+            Ok(done.replayed.then_some("Already done."))
+        }
+        Err(e) => {
+            ctx.edit(card, &crate::reply::error_text(&e), None).await?;
+            Ok(None)
+        }
+    }
+}
+
+pub(crate) async fn cancel(
+    ctx: &Ctx,
+    card: MessageId,
+    id: &OperationId,
+) -> Result<Option<&'static str>, super::HandlerError> {
+    match ctx.app.core.cancel(&ctx.actor, id).await {
+        Ok(true) => {
+            ctx.edit(card, "Cancelled; nothing was changed.", None)
+                .await?;
+            Ok(None)
+        }
+        Ok(false) => Ok(Some("Nothing to cancel.")),
+        Err(e) => {
+            ctx.refuse(&e).await?;
+            Ok(None)
+        }
+    }
+}
+
+async fn credentials_of(
+    ctx: &Ctx,
+    username: &str,
+) -> Option<reseller_core::queries::subscribers::Credentials> {
+    let u = Username::parse(username).ok()?;
+    ctx.app.core.credentials(&ctx.actor, &u).await.ok()
+}

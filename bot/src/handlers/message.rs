@@ -1,0 +1,145 @@
+//! Text messages: identify the sender, then route a command or continue a guided flow.
+
+use super::{Ctx, HandlerResult, confirm, credits, guided, link, resellers, stats, subscribers};
+use crate::app::App;
+use crate::command::{self, Request};
+use crate::{conversation, render};
+use reseller_core::Actor;
+use reseller_core::domain::{OperationId, TelegramId};
+use std::sync::Arc;
+use teloxide::prelude::*;
+use teloxide::types::Me;
+
+pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) -> HandlerResult {
+    let (Some(user), Some(text)) = (msg.from.as_ref(), msg.text()) else {
+        return Ok(());
+    };
+    if !msg.chat.is_private() {
+        return Ok(());
+    }
+    let telegram_id = TelegramId(user.id.0 as i64);
+    let parsed = command::parse(text, me.username());
+    let actor = match app.core.identify(telegram_id).await {
+        Ok(a) => a,
+        Err(e) => {
+            crate::reply::send(&bot, msg.chat.id, &crate::reply::error_text(&e), None).await?;
+            return Ok(());
+        }
+    };
+    let Some(actor) = actor else {
+        if let Some(Ok(Request::Start(Some(code)))) = parsed {
+            return link::redeem(&bot, &app, msg.chat.id, telegram_id, &code).await;
+        }
+        tracing::info!(
+            telegram_id = telegram_id.0,
+            "message from an unregistered Telegram user"
+        );
+        crate::reply::send(&bot, msg.chat.id, render::not_registered(), None).await?;
+        return Ok(());
+    };
+    if let Actor::Reseller(id) = actor
+        && let Err(e) = app.core.touch_reseller(id).await
+    {
+        tracing::warn!(error = ?e, "could not record last seen");
+    }
+    let ctx = Ctx {
+        bot,
+        app,
+        chat: msg.chat.id,
+        actor,
+    };
+    match parsed {
+        Some(Ok(request)) => {
+            conversation::clear(&ctx.app.core, ctx.chat.0).await?;
+            // A redelivered update carries the same message id, so the same operation id.
+            let op = OperationId::parse(&format!("msg_{}_{}", ctx.chat.0, msg.id.0))
+                .unwrap_or_else(|_| OperationId::random());
+            route(&ctx, request, &me, op).await
+        }
+        Some(Err(usage)) => {
+            ctx.say(&format!("⚠️ {}", teloxide::utils::html::escape(&usage)))
+                .await
+        }
+        None => guided::on_text(&ctx, text).await,
+    }
+}
+
+async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> HandlerResult {
+    use reseller_core::ops::Command;
+    match request {
+        Request::Start(Some(code)) if !ctx.actor.is_admin() => {
+            // Only private chats reach here, where the chat id is the user id.
+            link::redeem(&ctx.bot, &ctx.app, ctx.chat, TelegramId(ctx.chat.0), &code).await
+        }
+        Request::Start(_) | Request::Help => ctx.say(&render::help(&ctx.actor)).await,
+        Request::Cancel => ctx.say("Cancelled. Send /help for the menu.").await,
+        Request::Stats => stats::show(ctx).await,
+        Request::Balance => credits::balance(ctx).await,
+        Request::History(of) => credits::history(ctx, of.as_ref(), 0, None).await,
+        Request::New(None) => guided::start_new(ctx).await,
+        Request::New(Some((days, username))) => {
+            confirm::propose(ctx, Command::CreateSubscriber { username, days }).await
+        }
+        Request::Users { filter, search } => {
+            subscribers::list(ctx, filter, search.as_deref(), 0, None).await
+        }
+        Request::User(u) => subscribers::card(ctx, &u).await,
+        Request::Extend(username, days) => {
+            confirm::propose(ctx, Command::Extend { username, days }).await
+        }
+        Request::Reset(username) => confirm::propose(ctx, Command::Reset { username }).await,
+        Request::Delete(username) => confirm::propose(ctx, Command::Delete { username }).await,
+        Request::Disable(u) => subscribers::set_active(ctx, &op, &u, false).await,
+        Request::Enable(u) => subscribers::set_active(ctx, &op, &u, true).await,
+        Request::Show(u) => subscribers::show_credentials(ctx, &u).await,
+        Request::Grant {
+            reseller,
+            days,
+            note,
+        } => {
+            confirm::propose(
+                ctx,
+                Command::Grant {
+                    reseller,
+                    days,
+                    note,
+                },
+            )
+            .await
+        }
+        Request::Deduct {
+            reseller,
+            days,
+            note,
+        } => {
+            confirm::propose(
+                ctx,
+                Command::Deduct {
+                    reseller,
+                    days,
+                    note,
+                },
+            )
+            .await
+        }
+        Request::NewReseller {
+            username,
+            display_name,
+        } => resellers::create(ctx, me, &username, display_name.as_deref()).await,
+        Request::Invite(r) => resellers::invite(ctx, me, &r).await,
+        Request::Resellers => resellers::list(ctx).await,
+        Request::Reseller(r) => resellers::detail(ctx, &r).await,
+        Request::Suspend(r) => resellers::set_active(ctx, &r, false).await,
+        Request::Unsuspend(r) => resellers::set_active(ctx, &r, true).await,
+        Request::Perm {
+            reseller,
+            permission,
+            on,
+        } => resellers::set_permission(ctx, &reseller, permission, on).await,
+        Request::Limit {
+            reseller,
+            limit,
+            value,
+        } => resellers::set_limit(ctx, &reseller, limit, value).await,
+    }
+}

@@ -1,0 +1,79 @@
+//! Update handlers: the dptree schema, and one module per area of the bot.
+
+mod confirm;
+mod credits;
+mod guided;
+mod link;
+mod message;
+mod press;
+mod resellers;
+mod stats;
+mod subscribers;
+
+use crate::app::App;
+use crate::reply;
+use reseller_core::{Actor, CoreError};
+use std::sync::Arc;
+use teloxide::dispatching::UpdateHandler;
+use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardMarkup, MessageId};
+
+pub(crate) type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type HandlerResult = Result<(), HandlerError>;
+
+pub(crate) fn schema() -> UpdateHandler<HandlerError> {
+    dptree::entry()
+        .branch(Update::filter_message().endpoint(message::on_message))
+        .branch(Update::filter_callback_query().endpoint(press::on_press))
+}
+
+/// One identified user in one chat: what every handler needs.
+pub(crate) struct Ctx {
+    pub bot: Bot,
+    pub app: Arc<App>,
+    pub chat: ChatId,
+    pub actor: Actor,
+}
+
+impl Ctx {
+    pub(crate) async fn say(&self, text: &str) -> HandlerResult {
+        Ok(reply::send(&self.bot, self.chat, text, None).await?)
+    }
+
+    pub(crate) async fn say_with(
+        &self,
+        text: &str,
+        keyboard: InlineKeyboardMarkup,
+    ) -> HandlerResult {
+        Ok(reply::send(&self.bot, self.chat, text, Some(keyboard)).await?)
+    }
+
+    pub(crate) async fn edit(
+        &self,
+        message: MessageId,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> HandlerResult {
+        Ok(reply::edit(&self.bot, self.chat, message, text, keyboard).await?)
+    }
+
+    /// Tells the user why their request was refused.
+    pub(crate) async fn refuse(&self, e: &CoreError) -> HandlerResult {
+        self.say(&reply::error_text(e)).await
+    }
+
+    /// Applies the per-reseller rate limit to a changing action; `false` (and a message) if over it.
+    pub(crate) async fn within_rate_limit(&self) -> Result<bool, HandlerError> {
+        match self.app.limiter.check(&self.actor) {
+            Ok(()) => Ok(true),
+            Err(wait) => {
+                self.say(&format!(
+                    "⏳ You are making changes too quickly. Please wait {} seconds and try again.",
+                    wait.as_secs().max(1)
+                ))
+                .await?;
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! Message texts (Telegram HTML). Anything a user typed is escaped here.
+
+use chrono::{DateTime, Utc};
+use reseller_core::Actor;
+use reseller_core::domain::Permission;
+use reseller_core::ledger::Kind;
+use reseller_core::ops::{Command, Outcome, Quote};
+use reseller_core::queries::Page;
+use reseller_core::queries::history::Entry;
+use reseller_core::queries::resellers::ResellerSummary;
+use reseller_core::queries::stats::{Activity, Counts, GlobalStats, ResellerStats};
+use reseller_core::queries::subscribers::{Credentials, Filter, Status, Subscriber};
+use teloxide::utils::html::escape;
+
+/// 3610 → "3,610": balances are read at a glance on a phone.
+pub(crate) fn credits(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+pub(crate) fn date(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+fn datetime(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub(crate) fn not_registered() -> &'static str {
+    "Hello! This bot is for registered resellers only, and your Telegram account is not linked to one. \
+     If you are a reseller, open the invite link your provider sent you."
+}
+
+pub(crate) fn help(actor: &Actor) -> String {
+    let reseller = "<b>Subscribers</b>\n\
+        /new &lt;days&gt; &lt;username&gt; — create (or /new alone to be guided)\n\
+        /users [active|expired|expiring|disabled] [search] — list\n\
+        /user &lt;username&gt; — details and actions\n\
+        /extend &lt;username&gt; &lt;days&gt; — add days\n\
+        /reset &lt;username&gt; — new password and token\n\
+        /disable, /enable &lt;username&gt;\n\
+        /delete &lt;username&gt;\n\
+        /show &lt;username&gt; — credentials again\n\n\
+        <b>Account</b>\n\
+        /balance — your credits (1 credit = 1 day)\n\
+        /history — credit history\n\
+        /stats — dashboard\n\
+        /cancel — stop a guided flow";
+    match actor {
+        Actor::Reseller(_) => format!("<b>Reseller menu</b>\n\n{reseller}"),
+        Actor::Admin(_) => format!(
+            "<b>Admin menu</b>\n\n<b>Resellers</b>\n\
+             /newreseller &lt;username&gt; [display name] — create and get an invite link\n\
+             /invite &lt;reseller&gt; — a new invite link\n\
+             /resellers — all resellers\n\
+             /reseller &lt;username&gt; — details\n\
+             /grant &lt;reseller&gt; &lt;days&gt; [note]\n\
+             /deduct &lt;reseller&gt; &lt;days&gt; &lt;reason&gt;\n\
+             /history &lt;reseller&gt; — their credit history\n\
+             /suspend, /unsuspend &lt;reseller&gt;\n\
+             /perm &lt;reseller&gt; &lt;permission&gt; on|off\n\
+             /limit &lt;reseller&gt; max_users|max_connections_per_user &lt;value&gt;\n\
+             /stats — global dashboard\n\n\
+             {}",
+            reseller
+                .replace("/balance — your credits (1 credit = 1 day)\n", "")
+                .replace("/history — credit history\n", "")
+                .replace(
+                    "<b>Subscribers</b>",
+                    "<b>Your own subscribers</b> (no credits)"
+                )
+        ),
+    }
+}
+
+pub(crate) fn quote(q: &Quote) -> String {
+    let what = match &q.command {
+        Command::CreateSubscriber { username, days } => {
+            format!(
+                "Create subscriber <b>{}</b> for <b>{days}</b> days?",
+                escape(username.as_str())
+            )
+        }
+        Command::Extend { username, days } => {
+            format!(
+                "Extend <b>{}</b> by <b>{days}</b> days?",
+                escape(username.as_str())
+            )
+        }
+        Command::Reset { username } => format!(
+            "Reset <b>{}</b>? A new password and token are generated; the old ones stop working at once.",
+            escape(username.as_str())
+        ),
+        Command::Delete { username } => format!(
+            "Delete <b>{}</b> for good? {} paid days left will be lost; credits are not refunded.",
+            escape(username.as_str()),
+            q.days_lost.unwrap_or(0)
+        ),
+        Command::Grant {
+            reseller,
+            days,
+            note,
+        } => format!(
+            "Grant <b>{}</b> credits to <b>{}</b>?{}",
+            credits(days.get()),
+            escape(reseller.as_str()),
+            note.as_deref()
+                .map(|n| format!("\nNote: {}", escape(n)))
+                .unwrap_or_default()
+        ),
+        Command::Deduct {
+            reseller,
+            days,
+            note,
+        } => format!(
+            "Deduct <b>{}</b> credits from <b>{}</b>?\nReason: {}",
+            credits(days.get()),
+            escape(reseller.as_str()),
+            escape(note)
+        ),
+    };
+    let mut text = what;
+    if q.cost > 0 && !matches!(q.command, Command::Deduct { .. }) {
+        text.push_str(&format!("\nCost: {} credits", credits(q.cost)));
+    }
+    if let (Some(b), Some(a)) = (q.balance, q.balance_after) {
+        text.push_str(&format!(
+            "\nBalance: {} → <b>{}</b>",
+            credits(b),
+            credits(a)
+        ));
+    }
+    text
+}
+
+pub(crate) fn credentials(c: &Credentials) -> String {
+    format!(
+        "<b>{}</b>\n\nUsername: <code>{}</code>\nPassword: <code>{}</code>\nExpires: {}\nMax connections: {}",
+        escape(&c.brand),
+        escape(&c.username),
+        escape(&c.password),
+        date(c.expires_at),
+        c.max_connections
+    )
+}
+
+/// The result of a confirmed command; `creds` for creations and resets.
+pub(crate) fn outcome(o: &Outcome, creds: Option<&Credentials>) -> String {
+    let creds = creds
+        .map(|c| format!("\n\n{}", credentials(c)))
+        .unwrap_or_default();
+    let balance = |b: Option<i64>| {
+        b.map(|b| format!("\nBalance: {}", credits(b)))
+            .unwrap_or_default()
+    };
+    match o {
+        Outcome::Created(c) => format!(
+            "✅ Subscriber <b>{}</b> created until {}.{}{}{creds}",
+            escape(&c.username),
+            date(c.expires_at),
+            if c.charged > 0 {
+                format!("\nCharged: {} credits", credits(c.charged))
+            } else {
+                String::new()
+            },
+            balance(c.balance)
+        ),
+        Outcome::Extended(e) => format!(
+            "✅ <b>{}</b> now expires on {}.{}{}",
+            escape(&e.username),
+            date(e.expires_at),
+            if e.charged > 0 {
+                format!("\nCharged: {} credits", credits(e.charged))
+            } else {
+                String::new()
+            },
+            balance(e.balance)
+        ),
+        Outcome::Reset(u) => format!("✅ New credentials for <b>{}</b>.{creds}", escape(u)),
+        Outcome::Deleted(d) => format!("🗑 Subscriber <b>{}</b> deleted.", escape(&d.username)),
+        Outcome::Moved(m) => format!(
+            "✅ {} {} credits {} <b>{}</b>.\nTheir balance: {} → <b>{}</b>",
+            if m.amount > 0 { "Granted" } else { "Deducted" },
+            credits(m.amount.abs()),
+            if m.amount > 0 { "to" } else { "from" },
+            escape(&m.reseller),
+            credits(m.movement.before),
+            credits(m.movement.after)
+        ),
+    }
+}
+
+fn status(s: &Subscriber, now: DateTime<Utc>) -> &'static str {
+    match s.status(now) {
+        Status::Active => "🟢 active",
+        Status::Expired => "🔴 expired",
+        Status::Disabled => "⚪ disabled",
+    }
+}
+
+fn icon(s: &Subscriber, now: DateTime<Utc>) -> &'static str {
+    status(s, now).split(' ').next().unwrap_or_default()
+}
+
+pub(crate) fn subscriber_card(s: &Subscriber, show_owner: bool) -> String {
+    let now = Utc::now();
+    let mut text = format!(
+        "👤 <b>{}</b> — {}\nExpires: {} ({} days left)\nConnections: {} of {}\nCreated: {}",
+        escape(&s.username),
+        status(s, now),
+        date(s.expires_at),
+        s.days_left(now),
+        s.active_connections,
+        s.max_connections,
+        date(s.created_at),
+    );
+    if let Some(t) = s.last_access_at {
+        text.push_str(&format!("\nLast watched: {}", datetime(t)));
+    }
+    if show_owner {
+        let owner = s
+            .owner_username
+            .as_deref()
+            .map_or("admins".to_string(), escape);
+        text.push_str(&format!("\nOwner: {owner}"));
+    }
+    if !s.notes.is_empty() {
+        text.push_str(&format!("\nNotes: {}", escape(&s.notes)));
+    }
+    text
+}
+
+pub(crate) fn users_page(p: &Page<Subscriber>, filter: Filter, search: Option<&str>) -> String {
+    let mut text = format!("<b>Subscribers</b> — {}", filter.name());
+    if let Some(s) = search {
+        text.push_str(&format!(", matching “{}”", escape(s)));
+    }
+    if p.total == 0 {
+        text.push_str("\n\nNo subscribers here.");
+        return text;
+    }
+    text.push_str(&format!(
+        " — {} in all, page {} of {}\n",
+        p.total,
+        p.page + 1,
+        p.pages()
+    ));
+    let now = Utc::now();
+    for s in &p.items {
+        text.push_str(&format!(
+            "\n{} <code>{}</code> — until {}",
+            icon(s, now),
+            escape(&s.username),
+            date(s.expires_at)
+        ));
+    }
+    text.push_str("\n\nTap a name for details and actions.");
+    text
+}
+
+fn kind(k: Kind) -> &'static str {
+    match k {
+        Kind::Credit => "granted",
+        Kind::Debit => "spent",
+        Kind::Refund => "refund",
+        Kind::Adjustment => "deducted",
+        Kind::Bonus => "bonus",
+        Kind::Purchase => "purchase",
+    }
+}
+
+pub(crate) fn history_page(p: &Page<Entry>, whose: Option<&str>) -> String {
+    let mut text = match whose {
+        Some(w) => format!("<b>Credit history of {}</b>", escape(w)),
+        None => "<b>Credit history</b>".to_string(),
+    };
+    if p.total == 0 {
+        text.push_str("\n\nNo credit movements yet.");
+        return text;
+    }
+    text.push_str(&format!(" — page {} of {}\n", p.page + 1, p.pages()));
+    for e in &p.items {
+        let sign = if e.amount > 0 { "+" } else { "" };
+        text.push_str(&format!(
+            "\n{} <b>{sign}{}</b> {}{} — {} → {}",
+            e.created_at.format("%m-%d %H:%M"),
+            credits(e.amount),
+            kind(e.kind),
+            e.subscriber
+                .as_deref()
+                .map(|s| format!(" ({})", escape(s)))
+                .unwrap_or_default(),
+            credits(e.balance_before),
+            credits(e.balance_after),
+        ));
+        if let Some(n) = e
+            .note
+            .as_deref()
+            .filter(|n| !matches!(*n, "new subscriber" | "extension"))
+        {
+            text.push_str(&format!(" · {}", escape(n)));
+        }
+    }
+    text
+}
+
+fn counts(c: &Counts) -> String {
+    format!(
+        "Subscribers: <b>{}</b>\n🟢 Active: {}\n🟡 Expiring within a week: {}\n🔴 Expired: {}\n⚪ Disabled: {}\n📺 Connections now: {}\n🆕 Created this month: {}",
+        c.total,
+        c.active,
+        c.expiring_soon,
+        c.expired,
+        c.disabled,
+        c.connections,
+        c.created_this_month
+    )
+}
+
+fn recent(items: &[Activity]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = items
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}{}",
+                a.at.format("%m-%d %H:%M"),
+                escape(&a.action),
+                a.target
+                    .as_deref()
+                    .map(|t| format!(" {}", escape(t)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!("\n\n<b>Recent activity</b>\n{}", lines.join("\n"))
+}
+
+pub(crate) fn reseller_stats(s: &ResellerStats) -> String {
+    format!(
+        "📊 <b>Dashboard</b>\n\n{}\n💰 Balance: <b>{}</b> credits{}",
+        counts(&s.counts),
+        credits(s.balance),
+        recent(&s.recent)
+    )
+}
+
+pub(crate) fn global_stats(s: &GlobalStats) -> String {
+    format!(
+        "📊 <b>All resellers</b>\n\nResellers: <b>{}</b> ({} suspended)\nCredits held by resellers: {}\nCredits spent this month: {}\n\n{}{}",
+        s.resellers,
+        s.suspended_resellers,
+        credits(s.outstanding_credits),
+        credits(s.spent_this_month),
+        counts(&s.counts),
+        recent(&s.recent)
+    )
+}
+
+pub(crate) fn resellers(list: &[ResellerSummary]) -> String {
+    if list.is_empty() {
+        return "No resellers yet. Create one with /newreseller &lt;username&gt;.".into();
+    }
+    let mut text = format!("<b>Resellers</b> — {}\n", list.len());
+    for s in list {
+        let r = &s.reseller;
+        text.push_str(&format!(
+            "\n{} <code>{}</code> — {} credits, {} subscribers ({} active){}",
+            if r.active { "🟢" } else { "⛔" },
+            escape(&r.username),
+            credits(r.balance),
+            s.subscribers,
+            s.active_subscribers,
+            if r.telegram_id.is_none() {
+                ", not linked yet"
+            } else {
+                ""
+            }
+        ));
+    }
+    text
+}
+
+pub(crate) fn reseller_detail(s: &ResellerSummary) -> String {
+    let r = &s.reseller;
+    let perms: Vec<String> = Permission::ALL
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                if r.permissions.allows(*p) {
+                    "✅"
+                } else {
+                    "❌"
+                },
+                p.column()
+            )
+        })
+        .collect();
+    format!(
+        "<b>{}</b> ({})\nStatus: {}\nTelegram: {}\nBalance: <b>{}</b> credits\nSubscribers: {} of max {} ({} active)\nMax connections per subscriber: {}\nPanel name: {}\nCreated: {}\nLast seen: {}\n\n<b>Permissions</b>\n{}",
+        escape(&r.username),
+        escape(&r.display_name),
+        if r.active { "active" } else { "suspended" },
+        r.telegram_id
+            .map_or("not linked yet".to_string(), |id| id.to_string()),
+        credits(r.balance),
+        s.subscribers,
+        r.max_users,
+        s.active_subscribers,
+        r.max_connections_per_user,
+        escape(r.brand()),
+        date(r.created_at),
+        r.last_seen_at.map_or("never".to_string(), datetime),
+        perms.join("\n")
+    )
+}
+
+pub(crate) fn invite(reseller: &str, link: &str, expires: DateTime<Utc>) -> String {
+    format!(
+        "Invite for <b>{}</b>:\n{}\n\nSend this link to the reseller; it works once, until {}.",
+        escape(reseller),
+        escape(link),
+        datetime(expires)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credits_get_thousands_separators() {
+        assert_eq!(credits(0), "0");
+        assert_eq!(credits(999), "999");
+        assert_eq!(credits(3610), "3,610");
+        assert_eq!(credits(-1234567), "-1,234,567");
+    }
+}

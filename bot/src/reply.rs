@@ -1,0 +1,103 @@
+//! Everything the bot sends goes through here, so that Telegram's 429 `retry_after` and passing
+//! network errors are waited out instead of losing the answer.
+
+use reseller_core::CoreError;
+use std::future::Future;
+use std::time::Duration;
+use teloxide::prelude::*;
+use teloxide::types::{ChatId, InlineKeyboardMarkup, MessageId, ParseMode};
+use teloxide::{ApiError, RequestError};
+
+const ATTEMPTS: u32 = 5;
+
+/// Runs a Bot API call, retrying rate limits (after the delay Telegram asks for) and network
+/// errors (with exponential backoff).
+pub(crate) async fn retrying<T, F, Fut>(mut call: F) -> Result<T, RequestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
+                tracing::warn!(seconds = wait.seconds(), "Telegram asked us to slow down");
+                tokio::time::sleep(wait.duration()).await;
+            }
+            Err(RequestError::Network(e)) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "network error talking to Telegram, retrying");
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sends an HTML message, with buttons if any.
+pub(crate) async fn send(
+    bot: &Bot,
+    chat: ChatId,
+    text: &str,
+    keyboard: Option<InlineKeyboardMarkup>,
+) -> Result<(), RequestError> {
+    retrying(|| {
+        let mut req = bot.send_message(chat, text).parse_mode(ParseMode::Html);
+        if let Some(k) = keyboard.clone() {
+            req = req.reply_markup(k);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// Replaces the text (and buttons) of a message the bot sent earlier.
+pub(crate) async fn edit(
+    bot: &Bot,
+    chat: ChatId,
+    message: MessageId,
+    text: &str,
+    keyboard: Option<InlineKeyboardMarkup>,
+) -> Result<(), RequestError> {
+    let result = retrying(|| {
+        let mut req = bot
+            .edit_message_text(chat, message, text)
+            .parse_mode(ParseMode::Html);
+        if let Some(k) = keyboard.clone() {
+            req = req.reply_markup(k);
+        }
+        req.into_future()
+    })
+    .await;
+    match result {
+        // Pressing the same page twice edits to identical text; that is fine.
+        Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Answers a button press (stops the spinner), optionally with a short notice.
+pub(crate) async fn answer(
+    bot: &Bot,
+    id: &teloxide::types::CallbackQueryId,
+    text: Option<&str>,
+) -> Result<(), RequestError> {
+    retrying(|| {
+        let mut req = bot.answer_callback_query(id.clone());
+        if let Some(t) = text {
+            req = req.text(t);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// The sentence to show for a refusal; internal failures are logged and shown generically.
+pub(crate) fn error_text(e: &CoreError) -> String {
+    if e.is_internal() {
+        tracing::error!(error = ?e, "operation failed");
+    }
+    format!("⚠️ {}", teloxide::utils::html::escape(&e.to_string()))
+}

@@ -1,0 +1,143 @@
+//! The `resellerbot` application: configuration, start-up, and the wiring of core, the bot and
+//! the HTTP server. `main.rs` is only the command line over this.
+
+pub mod settings;
+
+use anyhow::Context as _;
+use reseller_core::domain::TelegramId;
+use reseller_core::{Core, CredentialCipher, Db};
+use settings::Settings;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url, settings.database_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "could not open the database {}",
+                settings::redact_url(&settings.database_url)
+            )
+        })?;
+    db.migrate()
+        .await
+        .context("could not apply the database migrations")?;
+    Ok(db)
+}
+
+/// The credentials key from `CREDENTIALS_KEY`, else from the key file, created on first run.
+pub fn credentials_cipher(settings: &Settings) -> anyhow::Result<CredentialCipher> {
+    if let Some(key) = &settings.credentials_key {
+        return CredentialCipher::from_base64(key)
+            .map_err(|e| anyhow::anyhow!("CREDENTIALS_KEY is invalid: {e}"));
+    }
+    let path = &settings.credentials_key_file;
+    if !path.exists() {
+        write_new_key(path)?;
+        tracing::warn!(path = %path.display(), "generated a new credentials key; back it up together with the database");
+    }
+    let key = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the credentials key {}", path.display()))?;
+    CredentialCipher::from_base64(&key)
+        .map_err(|e| anyhow::anyhow!("the credentials key in {} is invalid: {e}", path.display()))
+}
+
+fn write_new_key(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    file.write_all(CredentialCipher::generate_key().as_bytes())?;
+    Ok(())
+}
+
+/// A built application: database open, admins synced, HTTP port bound. [`Application::run`]
+/// starts answering.
+pub struct Application {
+    core: Core,
+    listener: TcpListener,
+    bot: reseller_bot::BotSettings,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let token = settings
+            .require_bot_token()
+            .map_err(anyhow::Error::msg)?
+            .to_string();
+        let admins = settings.require_admins().map_err(anyhow::Error::msg)?;
+        let cipher = credentials_cipher(settings)?;
+        let core = Core::new(open_database(settings).await?, cipher, settings.policy());
+        let admins: Vec<TelegramId> = admins.iter().copied().map(TelegramId).collect();
+        core.sync_admins(&admins)
+            .await
+            .context("could not record the admins")?;
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("could not listen on HTTP_ADDR {}", settings.http_addr))?;
+        let bot = reseller_bot::BotSettings {
+            token,
+            api_url: settings.telegram_api_url.clone(),
+            actions_per_minute: settings.rate_limit.actions_per_minute,
+            action_burst: settings.rate_limit.burst,
+        };
+        Ok(Application {
+            core,
+            listener,
+            bot,
+        })
+    }
+
+    /// Where the HTTP server listens (useful with port 0).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Runs the bot and the HTTP server until `stop` completes or one of them fails.
+    pub async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (tx, rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let http = tokio::spawn(reseller_webhooks::serve(
+            self.listener,
+            self.core.clone(),
+            stopped(),
+        ));
+        let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));
+        let trigger = tx.clone();
+        tokio::spawn(async move {
+            stop.await;
+            let _ = trigger.send(true);
+        });
+        let bot_result = bot.await.context("the bot task panicked")?;
+        // However the bot ended, the HTTP server goes with it.
+        let _ = tx.send(true);
+        http.await
+            .context("the HTTP task panicked")?
+            .context("the HTTP server failed")?;
+        self.core.db().close().await;
+        bot_result.map_err(anyhow::Error::msg)
+    }
+}

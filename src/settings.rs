@@ -1,0 +1,251 @@
+//! Configuration: the built-in `config/default.toml`, then an optional file named by
+//! `RESELLERBOT_CONFIG`, then environment variables; one typed [`Settings`], checked at start.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Top-level keys that are read from plain upper-case environment variables.
+const ENV_KEYS: [&str; 8] = [
+    "bot_token",
+    "telegram_api_url",
+    "database_url",
+    "admin_telegram_ids",
+    "http_addr",
+    "credentials_key",
+    "credentials_key_file",
+    "database_max_connections",
+];
+
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    pub bot_token: Option<String>,
+    pub telegram_api_url: url::Url,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    #[serde(deserialize_with = "telegram_ids")]
+    pub admin_telegram_ids: Vec<i64>,
+    pub http_addr: SocketAddr,
+    pub credentials_key: Option<String>,
+    pub credentials_key_file: PathBuf,
+    pub log: String,
+    pub policy: PolicySettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PolicySettings {
+    pub password_length: usize,
+    pub invite_ttl_hours: i64,
+    pub default_max_users: i64,
+    pub default_max_connections: i64,
+    pub expiring_soon_days: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimitSettings {
+    pub actions_per_minute: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+/// Secrets never reach logs: the token, the key and any password in the database URL are hidden.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("bot_token", &hidden(&self.bot_token))
+            .field("telegram_api_url", &self.telegram_api_url.as_str())
+            .field("database_url", &redact_url(&self.database_url))
+            .field("admin_telegram_ids", &self.admin_telegram_ids)
+            .field("http_addr", &self.http_addr)
+            .field("credentials_key", &hidden(&self.credentials_key))
+            .field("credentials_key_file", &self.credentials_key_file)
+            .field("policy", &self.policy)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Reads the layers described in `config/default.toml`. The error is one line saying what
+    /// is wrong and how to fix it.
+    pub fn load() -> Result<Settings, String> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Ok(path) = std::env::var("RESELLERBOT_CONFIG") {
+            if !std::path::Path::new(&path).exists() {
+                return Err(format!(
+                    "RESELLERBOT_CONFIG names {path}, which does not exist"
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::raw().only(&ENV_KEYS)).merge(
+            Env::prefixed("RESELLERBOT_")
+                .split("__")
+                .ignore(&["config"]),
+        );
+        let settings: Settings = figment.extract().map_err(|e| explain(&e))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone, for tests that then set what they need.
+    pub fn defaults() -> Settings {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("config/default.toml is valid")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !(8..=64).contains(&self.policy.password_length) {
+            return Err(format!(
+                "policy.password_length must be from 8 to 64, it is {}",
+                self.policy.password_length
+            ));
+        }
+        if self.policy.invite_ttl_hours < 1 {
+            return Err(format!(
+                "policy.invite_ttl_hours must be at least 1, it is {}",
+                self.policy.invite_ttl_hours
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bot token, required to serve.
+    pub fn require_bot_token(&self) -> Result<&str, String> {
+        match self.bot_token.as_deref().map(str::trim) {
+            Some(t) if t.contains(':') => Ok(t),
+            Some(_) => Err("BOT_TOKEN does not look like a bot token (it should be like 123456:ABC-DEF...); copy it again from @BotFather".into()),
+            None => Err("BOT_TOKEN is not set: create a bot with @BotFather in Telegram and export BOT_TOKEN=<the token it gives you>".into()),
+        }
+    }
+
+    /// At least one admin, required to serve.
+    pub fn require_admins(&self) -> Result<&[i64], String> {
+        if self.admin_telegram_ids.is_empty() {
+            return Err("ADMIN_TELEGRAM_IDS is not set: export ADMIN_TELEGRAM_IDS=<your numeric Telegram user id> (comma-separated for several; @userinfobot tells you yours)".into());
+        }
+        Ok(&self.admin_telegram_ids)
+    }
+
+    pub fn policy(&self) -> reseller_core::Policy {
+        let p = &self.policy;
+        reseller_core::Policy {
+            password_length: p.password_length,
+            invite_ttl: chrono::Duration::hours(p.invite_ttl_hours),
+            default_max_users: p.default_max_users,
+            default_max_connections: p.default_max_connections,
+            expiring_soon_days: p.expiring_soon_days,
+        }
+    }
+}
+
+/// Names the setting the way the operator sets it, e.g. `HTTP_ADDR` rather than `http_addr`.
+fn explain(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let name = if ENV_KEYS.contains(&key.as_str()) {
+        key.to_ascii_uppercase()
+    } else if key.is_empty() {
+        "the configuration".to_string()
+    } else {
+        format!(
+            "{key} (env RESELLERBOT_{})",
+            key.to_ascii_uppercase().replace('.', "__")
+        )
+    };
+    format!("{name} is invalid: {}", e.kind)
+}
+
+/// Accepts `"1,2"`, `123` or `[1, 2]`.
+fn telegram_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(i64),
+        Many(Vec<i64>),
+        Text(String),
+    }
+    let ids = match Raw::deserialize(d)? {
+        Raw::One(id) => vec![id],
+        Raw::Many(ids) => ids,
+        Raw::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "“{s}” is not a numeric Telegram user id; use e.g. 123456789,987654321"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if let Some(bad) = ids.iter().find(|id| **id <= 0) {
+        return Err(serde::de::Error::custom(format!(
+            "{bad} is not a Telegram user id (they are positive)"
+        )));
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_pass_their_own_checks() {
+        let s = Settings::defaults();
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert!(s.admin_telegram_ids.is_empty());
+        assert!(s.check().is_ok());
+        assert!(s.require_bot_token().unwrap_err().contains("@BotFather"));
+    }
+
+    #[test]
+    fn admin_ids_accept_lists_and_refuse_junk() {
+        let parse = |v: &str| {
+            Figment::from(Toml::string(DEFAULTS))
+                .merge(Toml::string(&format!("admin_telegram_ids = {v}")))
+                .extract::<Settings>()
+                .map(|s| s.admin_telegram_ids)
+        };
+        assert_eq!(parse("\"11, 22\"").unwrap(), vec![11, 22]);
+        assert_eq!(parse("33").unwrap(), vec![33]);
+        assert!(
+            explain(&parse("\"11,abc\"").unwrap_err())
+                .contains("“abc” is not a numeric Telegram user id")
+        );
+        assert!(parse("-5").is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let mut s = Settings::defaults();
+        s.bot_token = Some("123:supersecret".into());
+        s.database_url = "postgres://bot:hunter2@db/resellerbot".into();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("supersecret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+}
