@@ -227,11 +227,13 @@ mod tests {
                 .merge(Toml::string(&format!("admin_telegram_ids = {v}")))
                 .extract::<Settings>()
                 .map(|s| s.admin_telegram_ids)
+                .map_err(|e| explain(&e))
         };
         assert_eq!(parse("\"11, 22\"").unwrap(), vec![11, 22]);
         assert_eq!(parse("33").unwrap(), vec![33]);
         assert!(
-            explain(&parse("\"11,abc\"").unwrap_err())
+            parse("\"11,abc\"")
+                .unwrap_err()
                 .contains("“abc” is not a numeric Telegram user id")
         );
         assert!(parse("-5").is_err());

@@ -66,3 +66,30 @@ impl Core {
         tx.commit().await.expect("commit");
     }
 }
+
+impl Core {
+    /// Makes every invite expired, for tests of refused links.
+    pub async fn expire_invites_for_tests(&self) {
+        self.exec_for_tests("UPDATE invites SET expires_at = 0", None)
+            .await;
+    }
+
+    /// Changes a balance behind the ledger's back, for tests of `ledger verify`.
+    pub async fn corrupt_balance_for_tests(&self, reseller: &str) {
+        self.exec_for_tests(
+            "UPDATE resellers SET balance = balance + 7 WHERE username = $1",
+            Some(reseller),
+        )
+        .await;
+    }
+
+    async fn exec_for_tests(&self, sql: &'static str, arg: Option<&str>) {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        let mut q = sqlx::query(sql);
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        q.execute(&mut *tx).await.expect("test statement runs");
+        tx.commit().await.expect("commit");
+    }
+}

@@ -1,1 +1,14 @@
+//! End-to-end tests: the real application against a fake Telegram Bot API, on SQLite, or on
+//! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod support;
+mod telegram;
+
+mod admin;
+mod cli;
+mod http;
+mod linking;
+mod money;
+mod resilience;
+mod security;
+mod subscribers;

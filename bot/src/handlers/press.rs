@@ -44,7 +44,7 @@ pub(crate) async fn on_press(bot: Bot, q: CallbackQuery, app: Arc<App>) -> Handl
         other => {
             reply::answer(&ctx.bot, &q.id, None).await?;
             // A retried callback carries the same id, so the same operation id.
-            let op = OperationId::parse(&format!("cb_{}", q.id.0))
+            let op = OperationId::parse(&format!("callback_{}", q.id.0))
                 .unwrap_or_else(|_| OperationId::random());
             return act(&ctx, card, other, op).await;
         }

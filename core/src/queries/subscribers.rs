@@ -172,7 +172,7 @@ pub(crate) async fn for_change(
     username: &Username,
     permission: Permission,
 ) -> Result<(Subscriber, Option<Reseller>)> {
-    for_actor(&mut **tx, actor, username, permission, true).await
+    for_actor(tx, actor, username, permission, true).await
 }
 
 impl Core {

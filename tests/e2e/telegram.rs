@@ -1,0 +1,395 @@
+//! An in-process fake of the Telegram Bot API: the app under test polls it for updates that the
+//! tests queue, and every message the app sends is recorded for the tests to read.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a test waits for the bot to answer before failing.
+const PATIENCE: Duration = Duration::from_secs(20);
+const BOT_ID: i64 = 999_000;
+
+/// A message the bot sent or edited.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub chat_id: i64,
+    pub message_id: i64,
+    pub text: String,
+    pub edited: bool,
+    /// Inline keyboard, flattened: (label, callback data).
+    pub buttons: Vec<(String, String)>,
+}
+
+impl Sent {
+    /// The callback data of the first button whose label contains `label`.
+    pub fn button(&self, label: &str) -> String {
+        self.buttons
+            .iter()
+            .find(|(text, _)| text.contains(label))
+            .map(|(_, data)| data.clone())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no button {label:?} on message {:?}; buttons: {:?}",
+                    self.text, self.buttons
+                )
+            })
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    next_update: i64,
+    next_message: i64,
+    /// Updates not yet confirmed by a `getUpdates` offset.
+    pending: Vec<(i64, Value)>,
+    /// Every update ever queued, for redelivery.
+    queued: HashMap<i64, Value>,
+    sent: Vec<Sent>,
+    answers: Vec<(String, Option<String>)>,
+    calls: HashMap<String, usize>,
+    failures: HashMap<String, usize>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    new_update: Notify,
+}
+
+pub struct FakeTelegram {
+    shared: Arc<Shared>,
+    url: String,
+}
+
+impl FakeTelegram {
+    pub const BOT_USERNAME: &'static str = "resellerbot_test_bot";
+
+    pub async fn start() -> FakeTelegram {
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                next_update: 1,
+                next_message: 1,
+                ..Default::default()
+            }),
+            new_update: Notify::new(),
+        });
+        let router = Router::new()
+            .route("/{token}/{method}", axum::routing::post(handle))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake Telegram binds");
+        let url = format!("http://{}/", listener.local_addr().expect("has an address"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        FakeTelegram { shared, url }
+    }
+
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.shared.inner.lock().expect("fake Telegram state")
+    }
+
+    fn queue(&self, build: impl FnOnce(i64, &mut Inner) -> Value) -> i64 {
+        let id = {
+            let mut inner = self.lock();
+            let id = inner.next_update;
+            inner.next_update += 1;
+            let update = build(id, &mut inner);
+            inner.queued.insert(id, update.clone());
+            inner.pending.push((id, update));
+            id
+        };
+        self.shared.new_update.notify_waiters();
+        id
+    }
+
+    /// A private text message from `user`; returns its update id.
+    pub fn send_text(&self, user: i64, text: &str) -> i64 {
+        self.queue(|id, inner| {
+            let message_id = inner.next_message;
+            inner.next_message += 1;
+            let mut message = json!({
+                "message_id": message_id,
+                "date": now(),
+                "chat": chat(user),
+                "from": user_json(user),
+                "text": text,
+            });
+            if text.starts_with('/') {
+                let len = text
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .encode_utf16()
+                    .count();
+                message["entities"] =
+                    json!([{ "type": "bot_command", "offset": 0, "length": len }]);
+            }
+            json!({ "update_id": id, "message": message })
+        })
+    }
+
+    /// Delivers update `update_id` again under a new update id, as Telegram does when the bot
+    /// crashed before confirming it.
+    pub fn redeliver(&self, update_id: i64) {
+        self.queue(|id, inner| {
+            let mut update = inner
+                .queued
+                .get(&update_id)
+                .cloned()
+                .expect("update was queued");
+            update["update_id"] = json!(id);
+            update
+        });
+    }
+
+    /// `user` presses a button carrying `data` on message `message_id` of their chat.
+    pub fn press(&self, user: i64, message_id: i64, data: &str) -> String {
+        let id = self.queue(|id, _| {
+            json!({
+                "update_id": id,
+                "callback_query": {
+                    "id": format!("{id}"),
+                    "from": user_json(user),
+                    "chat_instance": format!("ci{user}"),
+                    "data": data,
+                    "message": {
+                        "message_id": message_id,
+                        "date": now(),
+                        "chat": chat(user),
+                        "from": bot_user(),
+                        "text": "…",
+                    },
+                },
+            })
+        });
+        id.to_string()
+    }
+
+    /// The next `n` calls of `method` get a 429 with `retry_after: 1`.
+    pub fn fail_next(&self, method: &str, n: usize) {
+        self.lock().failures.insert(method.to_ascii_lowercase(), n);
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.lock().sent.clone()
+    }
+
+    pub fn callback_answers(&self) -> Vec<(String, Option<String>)> {
+        self.lock().answers.clone()
+    }
+
+    pub fn calls(&self, method: &str) -> usize {
+        self.lock()
+            .calls
+            .get(&method.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The first message to `chat` after the first `after` ones whose text contains `needle`.
+    pub async fn wait_for(&self, chat: i64, after: usize, needle: &str) -> Sent {
+        self.wait(
+            chat,
+            after,
+            |s| s.text.contains(needle),
+            &format!("a message containing {needle:?}"),
+        )
+        .await
+    }
+
+    /// The first edit of `message_id` in `chat` after the first `after` messages.
+    pub async fn wait_for_edit(&self, chat: i64, message_id: i64, after: usize) -> Sent {
+        self.wait(
+            chat,
+            after,
+            |s| s.edited && s.message_id == message_id,
+            &format!("an edit of message {message_id}"),
+        )
+        .await
+    }
+
+    async fn wait(
+        &self,
+        chat: i64,
+        after: usize,
+        matches: impl Fn(&Sent) -> bool,
+        what: &str,
+    ) -> Sent {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(found) = self
+                .lock()
+                .sent
+                .iter()
+                .skip(after)
+                .find(|s| s.chat_id == chat && matches(s))
+            {
+                return found.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                let texts: Vec<String> = self
+                    .sent()
+                    .into_iter()
+                    .filter(|s| s.chat_id == chat)
+                    .map(|s| s.text)
+                    .collect();
+                panic!("chat {chat} never got {what}; it got: {texts:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn chat(user: i64) -> Value {
+    json!({ "id": user, "type": "private", "first_name": format!("User{user}") })
+}
+
+fn user_json(user: i64) -> Value {
+    json!({ "id": user, "is_bot": false, "first_name": format!("User{user}"), "language_code": "en" })
+}
+
+fn bot_user() -> Value {
+    json!({
+        "id": BOT_ID,
+        "is_bot": true,
+        "first_name": "Reseller Bot",
+        "username": FakeTelegram::BOT_USERNAME,
+        "can_join_groups": true,
+        "can_read_all_group_messages": false,
+        "supports_inline_queries": false,
+        "has_main_web_app": false,
+    })
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({ "ok": true, "result": result })).into_response()
+}
+
+fn int(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    Path((_token, method)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let method = method.to_ascii_lowercase();
+    let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
+    {
+        let mut inner = shared.inner.lock().expect("fake Telegram state");
+        *inner.calls.entry(method.clone()).or_default() += 1;
+        if let Some(left) = inner.failures.get_mut(&method).filter(|n| **n > 0) {
+            *left -= 1;
+            let body = json!({
+                "ok": false,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": { "retry_after": 1 },
+            });
+            return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        }
+    }
+    match method.as_str() {
+        "getme" => ok(bot_user()),
+        "getupdates" => get_updates(&shared, &params).await,
+        "sendmessage" | "editmessagetext" => {
+            let edited = method == "editmessagetext";
+            let chat_id = int(&params["chat_id"]).unwrap_or_default();
+            let text = params["text"].as_str().unwrap_or_default().to_string();
+            let buttons = params["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                .map(|b| {
+                    (
+                        b["text"].as_str().unwrap_or_default().to_string(),
+                        b["callback_data"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let mut inner = shared.inner.lock().expect("fake Telegram state");
+            let message_id = if edited {
+                int(&params["message_id"]).unwrap_or_default()
+            } else {
+                inner.next_message += 1;
+                inner.next_message
+            };
+            inner.sent.push(Sent {
+                chat_id,
+                message_id,
+                text: text.clone(),
+                edited,
+                buttons,
+            });
+            let mut message = json!({
+                "message_id": message_id,
+                "date": now(),
+                "chat": chat(chat_id),
+                "from": bot_user(),
+                "text": text,
+            });
+            if !params["reply_markup"].is_null() {
+                message["reply_markup"] = params["reply_markup"].clone();
+            }
+            ok(message)
+        }
+        "answercallbackquery" => {
+            let id = params["callback_query_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let text = params["text"].as_str().map(str::to_string);
+            shared
+                .inner
+                .lock()
+                .expect("fake Telegram state")
+                .answers
+                .push((id, text));
+            ok(json!(true))
+        }
+        _ => ok(json!(true)),
+    }
+}
+
+async fn get_updates(shared: &Shared, params: &Value) -> Response {
+    let offset = int(&params["offset"]);
+    let limit = int(&params["limit"]).unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = int(&params["timeout"]).unwrap_or(0);
+    let take = |inner: &mut Inner| -> Vec<Value> {
+        if let Some(offset) = offset {
+            inner.pending.retain(|(id, _)| *id >= offset);
+        }
+        inner
+            .pending
+            .iter()
+            .take(limit)
+            .map(|(_, u)| u.clone())
+            .collect()
+    };
+    let notified = shared.new_update.notified();
+    let ready = take(&mut shared.inner.lock().expect("fake Telegram state"));
+    if !ready.is_empty() || timeout == 0 {
+        return ok(Value::Array(ready));
+    }
+    // Long poll: wait for a new update, but not so long that shutdowns in tests drag.
+    let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+    ok(Value::Array(take(
+        &mut shared.inner.lock().expect("fake Telegram state"),
+    )))
+}
