@@ -1,7 +1,7 @@
 //! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
 //! saying what was wrong and how to write it.
 
-use reseller_core::domain::{Days, Limit, LimitValue, ParseError, Permission, Username};
+use reseller_core::domain::{Days, Label, Limit, LimitValue, ParseError, Permission, Username};
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,11 @@ pub(crate) enum Request {
     Enable(Username),
     Delete(Username),
     Show(Username),
+    Note(Username, Label),
+    /// A reseller names their own panel.
+    Brand(Label),
+    /// An admin names a reseller's panel.
+    PanelName(Username, Label),
     NewReseller {
         username: Username,
         display_name: Option<String>,
@@ -125,6 +130,27 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "enable" => Request::Enable(user("/enable <username>")(args)?),
         "delete" => Request::Delete(user("/delete <username>")(args)?),
         "show" => Request::Show(user("/show <username>")(args)?),
+        "note" => {
+            let u = "/note <username> <text>";
+            match args.split_first() {
+                Some((name, text)) => Request::Note(
+                    Username::parse(name).map_err(usage(u))?,
+                    Label::parse(&text.join(" "), "A note", 500).map_err(usage(u))?,
+                ),
+                None => return Err(format!("Usage: {u}")),
+            }
+        }
+        "brand" => Request::Brand(Label::parse(&args.join(" "), "A panel name", 64).map_err(usage("/brand <panel name>"))?),
+        "panelname" => {
+            let u = "/panelname <reseller> <panel name>";
+            match args.split_first() {
+                Some((r, name)) => Request::PanelName(
+                    Username::parse(r).map_err(usage(u))?,
+                    Label::parse(&name.join(" "), "A panel name", 64).map_err(usage(u))?,
+                ),
+                None => return Err(format!("Usage: {u}")),
+            }
+        }
         "newreseller" => match args.split_first() {
             Some((name, more)) => Request::NewReseller {
                 username: Username::parse(name).map_err(usage("/newreseller <username> [display name]"))?,

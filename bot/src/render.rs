@@ -47,11 +47,13 @@ pub(crate) fn help(actor: &Actor) -> String {
         /reset &lt;username&gt; — new password and token\n\
         /disable, /enable &lt;username&gt;\n\
         /delete &lt;username&gt;\n\
-        /show &lt;username&gt; — credentials again\n\n\
+        /show &lt;username&gt; — credentials again\n\
+        /note &lt;username&gt; &lt;text&gt; — notes on a subscriber\n\n\
         <b>Account</b>\n\
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\
         /stats — dashboard\n\
+        /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
         Actor::Reseller(_) => format!("<b>Reseller menu</b>\n\n{reseller}"),
@@ -67,11 +69,16 @@ pub(crate) fn help(actor: &Actor) -> String {
              /suspend, /unsuspend &lt;reseller&gt;\n\
              /perm &lt;reseller&gt; &lt;permission&gt; on|off\n\
              /limit &lt;reseller&gt; max_users|max_connections_per_user &lt;value&gt;\n\
+             /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\n\
              {}",
             reseller
                 .replace("/balance — your credits (1 credit = 1 day)\n", "")
                 .replace("/history — credit history\n", "")
+                .replace(
+                    "/brand &lt;panel name&gt; — the name on your credentials (if allowed)\n",
+                    ""
+                )
                 .replace(
                     "<b>Subscribers</b>",
                     "<b>Your own subscribers</b> (no credits)"

@@ -256,3 +256,55 @@ async fn the_guided_flow_asks_for_days_then_the_name() {
     assert!(plain.text.contains("/help"), "{}", plain.text);
     assert_eq!(app.balance(ALICE).await, 70);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_carry_the_panel_name_and_notes_stay_with_the_subscriber() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 30).await;
+    let named = app.say(ADMIN, "/panelname alice Star TV").await;
+    assert!(
+        named
+            .text
+            .contains("Panel name of <b>alice</b> is now “Star TV”"),
+        "{}",
+        named.text
+    );
+    let card = app.say_expecting(ALICE, "/new 30 john.doe", "Create").await;
+    let created = app.press(ALICE, &card, "Confirm").await;
+    assert!(created.text.contains("<b>Star TV</b>"), "{}", created.text);
+
+    let refused = app.say(ALICE, "/brand Alice IPTV").await;
+    assert!(
+        refused.text.contains("not allowed to customize branding"),
+        "{}",
+        refused.text
+    );
+    app.say_expecting(ADMIN, "/perm alice can_customize_branding on", "is on")
+        .await;
+    app.say_expecting(ALICE, "/brand Alice IPTV", "is now “Alice IPTV”")
+        .await;
+    let shown = app.say_expecting(ALICE, "/show john.doe", "Password").await;
+    assert!(shown.text.contains("<b>Alice IPTV</b>"), "{}", shown.text);
+
+    let long = app
+        .say(ALICE, &format!("/note john.doe {}", "x".repeat(501)))
+        .await;
+    assert!(
+        long.text.contains("1 to 500 characters; yours has 501"),
+        "{}",
+        long.text
+    );
+    app.say_expecting(
+        ALICE,
+        "/note john.doe paid cash <monthly>",
+        "Notes of <b>john.doe</b> saved",
+    )
+    .await;
+    let card = app.say_expecting(ALICE, "/user john.doe", "john.doe").await;
+    assert!(
+        card.text.contains("Notes: paid cash &lt;monthly&gt;"),
+        "{}",
+        card.text
+    );
+}

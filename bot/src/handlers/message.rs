@@ -92,6 +92,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Disable(u) => subscribers::set_active(ctx, &op, &u, false).await,
         Request::Enable(u) => subscribers::set_active(ctx, &op, &u, true).await,
         Request::Show(u) => subscribers::show_credentials(ctx, &u).await,
+        Request::Note(u, notes) => subscribers::set_notes(ctx, &op, &u, &notes).await,
+        Request::Brand(name) => resellers::set_panel_name(ctx, None, &name).await,
+        Request::PanelName(r, name) => resellers::set_panel_name(ctx, Some(&r), &name).await,
         Request::Grant {
             reseller,
             days,

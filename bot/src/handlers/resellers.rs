@@ -2,7 +2,7 @@
 
 use super::{Ctx, HandlerResult};
 use crate::render;
-use reseller_core::domain::{Limit, LimitValue, Permission, Username};
+use reseller_core::domain::{Label, Limit, LimitValue, Permission, Username};
 use reseller_core::ops::Invite;
 use teloxide::types::Me;
 use teloxide::utils::html::escape;
@@ -128,6 +128,35 @@ pub(crate) async fn set_limit(
                 value.get()
             ))
             .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+pub(crate) async fn set_panel_name(
+    ctx: &Ctx,
+    reseller: Option<&Username>,
+    name: &Label,
+) -> HandlerResult {
+    if ctx.actor.is_admin() && reseller.is_none() {
+        return ctx
+            .say("Whose panel? Usage: /panelname &lt;reseller&gt; &lt;panel name&gt;")
+            .await;
+    }
+    let reseller = if ctx.actor.is_admin() { reseller } else { None };
+    match ctx
+        .app
+        .core
+        .set_panel_name(&ctx.actor, reseller, name)
+        .await
+    {
+        Ok(r) => {
+            let text = format!(
+                "✅ Panel name of <b>{}</b> is now “{}”.",
+                escape(&r),
+                escape(name.as_str())
+            );
+            ctx.say(&text).await
         }
         Err(e) => ctx.refuse(&e).await,
     }

@@ -2,7 +2,7 @@
 
 use super::{Ctx, HandlerResult};
 use crate::{keyboards, render};
-use reseller_core::domain::{OperationId, Username};
+use reseller_core::domain::{Label, OperationId, Username};
 use reseller_core::queries::subscribers::Filter;
 use teloxide::types::MessageId;
 
@@ -75,6 +75,32 @@ pub(crate) async fn set_active(
                 format!("<b>{username}</b> was already {verb}.")
             };
             ctx.say(&text).await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+pub(crate) async fn set_notes(
+    ctx: &Ctx,
+    op: &OperationId,
+    username: &Username,
+    notes: &Label,
+) -> HandlerResult {
+    if !ctx.within_rate_limit().await? {
+        return Ok(());
+    }
+    match ctx
+        .app
+        .core
+        .set_notes(&ctx.actor, op, username, notes)
+        .await
+    {
+        Ok(done) => {
+            ctx.say(&format!(
+                "✅ Notes of <b>{}</b> saved.",
+                teloxide::utils::html::escape(&done.value)
+            ))
+            .await
         }
         Err(e) => ctx.refuse(&e).await,
     }

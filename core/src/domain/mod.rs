@@ -4,11 +4,13 @@
 mod amounts;
 mod ids;
 mod permission;
+mod text;
 mod username;
 
 pub use amounts::{Days, LimitValue};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
 pub use permission::{Limit, Permission};
+pub use text::Label;
 pub use username::Username;
 
 /// Why a piece of input was rejected, as a sentence for the person who typed it.

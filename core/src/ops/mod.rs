@@ -2,6 +2,7 @@
 //! writes the change, its ledger row (if credits move) and its audit row together, at most once
 //! per operation id.
 
+mod branding;
 pub mod confirm;
 mod create_reseller;
 mod create_subscriber;
