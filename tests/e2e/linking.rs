@@ -1,6 +1,6 @@
 //! Strangers, invites and linking.
 
-use crate::support::{ADMIN, TestApp};
+use crate::support::{ADMIN, TestApp, invite_code};
 
 const ALICE: i64 = 2_001;
 const MALLORY: i64 = 6_666;
@@ -33,15 +33,7 @@ async fn an_invite_links_once_and_wrong_or_expired_codes_are_refused() {
         crate::telegram::FakeTelegram::BOT_USERNAME
     );
     assert!(created.text.contains(&link), "{}", created.text);
-    let code = created
-        .text
-        .split("start=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let code = invite_code(&created.text);
 
     let wrong = app.say(ALICE, "/start AAAAAAAAAAAAAAAAAAAAAAAA").await;
     assert!(
@@ -69,15 +61,7 @@ async fn an_invite_links_once_and_wrong_or_expired_codes_are_refused() {
     assert!(stranger.text.contains("not linked"), "{}", stranger.text);
 
     let fresh = app.say_expecting(ADMIN, "/invite alice", "start=").await;
-    let fresh_code = fresh
-        .text
-        .split("start=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let fresh_code = invite_code(&fresh.text);
     app.core.expire_invites_for_tests().await;
     let expired = app.say(MALLORY, &format!("/start {fresh_code}")).await;
     assert!(
@@ -93,15 +77,7 @@ async fn an_admin_cannot_become_a_reseller() {
     let created = app
         .say_expecting(ADMIN, "/newreseller alice", "start=")
         .await;
-    let code = created
-        .text
-        .split("start=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let code = invite_code(&created.text);
     // Admins see their menu for /start; the code stays unused.
     let menu = app.say(ADMIN, &format!("/start {code}")).await;
     assert!(menu.text.contains("Admin menu"), "{}", menu.text);

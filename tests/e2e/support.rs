@@ -133,13 +133,7 @@ impl TestApp {
         let created = self
             .say_expecting(ADMIN, &format!("/newreseller {name}"), "start=")
             .await;
-        let code = created
-            .text
-            .split("start=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("invite link has a code")
-            .to_string();
+        let code = invite_code(&created.text);
         let welcome = self.say(telegram_id, &format!("/start {code}")).await;
         assert!(welcome.text.contains("Welcome"), "{}", welcome.text);
     }
@@ -191,4 +185,13 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// The start code of the invite link in an admin's `/newreseller` or `/invite` reply.
+pub fn invite_code(text: &str) -> String {
+    text.split("start=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the reply has an invite link")
+        .to_string()
 }
