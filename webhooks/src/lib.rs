@@ -1,6 +1,8 @@
 //! The HTTP side: health and readiness probes now; payment webhooks and the subscriber API
 //! are added here as one module each, registered in [`router`].
 
+pub mod providers;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;

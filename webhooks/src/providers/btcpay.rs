@@ -1,0 +1,49 @@
+//! BTCPay Server (Greenfield): `BTCPay-Sig: sha256=<hex HMAC-SHA256 of the raw body>`. Real
+//! deliveries are pretty-printed, so the bytes received are what is hashed.
+
+use super::{SignatureError, hmac_sha256_matches};
+
+pub fn verify(header: &str, body: &[u8], secret: &str) -> Result<(), SignatureError> {
+    let hex_sig = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    let sig = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed)?;
+    if hmac_sha256_matches(secret.as_bytes(), body, &sig) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"{"deliveryId":"Wq1Xd2","webhookId":"Hk9Zt7","originalDeliveryId":"Wq1Xd2","isRedelivery":false,"type":"InvoiceSettled","timestamp":1700000000,"storeId":"StoreAbc","invoiceId":"InvXyz","metadata":{"orderId":"ord_123"},"manuallyMarked":false,"overPaid":false}"#;
+    const HEADER: &str = "sha256=0436269d95d9eb806043b0cceb390db9b39867b67f68f09ddb58cf956f9ad706";
+
+    #[test]
+    fn the_vector_verifies_and_changes_do_not() {
+        assert_eq!(
+            verify(HEADER, BODY.as_bytes(), "btcpay_test_secret"),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.replace("ord_123", "ord_124").as_bytes(),
+                "btcpay_test_secret"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(HEADER, BODY.as_bytes(), "other"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("0436269d", BODY.as_bytes(), "btcpay_test_secret"),
+            Err(SignatureError::Malformed)
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Cryptomus: the `sign` field inside the body is `md5(base64(json) + payment key)`, where the
+//! JSON is the body without `sign` as PHP's `json_encode` writes it: original key order,
+//! compact, non-ASCII kept, `/` escaped as `\/`.
+
+use super::SignatureError;
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+pub fn verify(body: &[u8], payment_key: &str) -> Result<(), SignatureError> {
+    let mut value: Value = serde_json::from_slice(body).map_err(|_| SignatureError::Malformed)?;
+    let object = value.as_object_mut().ok_or(SignatureError::Malformed)?;
+    let sign = match object.shift_remove("sign") {
+        Some(Value::String(s)) => s,
+        _ => return Err(SignatureError::Malformed),
+    };
+    let expected = sign_of(&value, payment_key)?;
+    if bool::from(
+        expected
+            .as_bytes()
+            .ct_eq(sign.to_ascii_lowercase().as_bytes()),
+    ) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The signature of `value` (without its `sign`), lowercase hex.
+pub fn sign_of(value: &Value, payment_key: &str) -> Result<String, SignatureError> {
+    let php_json = serde_json::to_string(value)
+        .map_err(|_| SignatureError::Malformed)?
+        .replace('/', "\\/");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(php_json);
+    Ok(hex::encode(Md5::digest(format!("{encoded}{payment_key}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNED: &str = r#"{"type":"payment","uuid":"62f88b36-a9d5-4fa6-aa26-e040c3dbf26d","order_id":"ord_123","amount":"20.00","payment_amount":"20.00","payment_amount_usd":"20.00","merchant_amount":"19.60","commission":"0.40","is_final":true,"status":"paid","from":null,"wallet_address_uuid":null,"network":"tron","currency":"USD","payer_currency":"USDT","additional_data":"u\/42","txid":"6f0d9c83"}"#;
+
+    fn with_sign(sign: &str) -> String {
+        format!("{},\"sign\":\"{sign}\"}}", &SIGNED[..SIGNED.len() - 1])
+    }
+
+    #[test]
+    fn the_vector_verifies_and_changes_do_not() {
+        let body = with_sign("f14016fd4b3151452e970f44b1043f05");
+        assert_eq!(
+            verify(body.as_bytes(), "cryptomus_test_payment_key"),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                body.replace("20.00", "2.00").as_bytes(),
+                "cryptomus_test_payment_key"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(body.as_bytes(), "wrong"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(SIGNED.as_bytes(), "cryptomus_test_payment_key"),
+            Err(SignatureError::Malformed)
+        );
+    }
+}

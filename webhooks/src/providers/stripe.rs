@@ -1,0 +1,159 @@
+//! Stripe: `Stripe-Signature: t=..., v1=..., v1=...`, HMAC-SHA256 over `"{t}.{raw body}"` keyed
+//! with the whole `whsec_...` secret. Any matching `v1` passes (several during a secret
+//! rotation); `v0` is ignored; the timestamp must be within the tolerance of now.
+
+use super::{SignatureError, hmac_sha256_matches};
+
+/// Checks `header` against `body` with any of `secrets`, at time `now` (Unix seconds).
+pub fn verify(
+    header: &str,
+    body: &[u8],
+    secrets: &[String],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), SignatureError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", sig)) => {
+                signatures.push(hex::decode(sig).map_err(|_| SignatureError::Malformed)?)
+            }
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(body);
+    let matches = secrets.iter().any(|secret| {
+        signatures
+            .iter()
+            .any(|sig| hmac_sha256_matches(secret.as_bytes(), &signed, sig))
+    });
+    if !matches {
+        return Err(SignatureError::Mismatch);
+    }
+    if (now - t).abs() > tolerance_secs {
+        return Err(SignatureError::Stale { age_secs: now - t });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Known-answer vector from ../shared/webhook-vectors.md.
+    const BODY: &str = r#"{"id":"evt_test_0001","object":"event","api_version":"2024-06-20","created":1700000000,"type":"checkout.session.completed","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"data":{"object":{"id":"cs_test_a1","object":"checkout.session","mode":"payment","status":"complete","payment_status":"paid","amount_total":1999,"currency":"usd","client_reference_id":"user_42","payment_intent":"pi_test_1","metadata":{"order_id":"ord_123","user_id":"42"}}}}"#;
+    const HEADER: &str = "t=1700000000,v1=71777bafe7e0bbae7a0b63b1fc23ce03e86571930ec5b79ac38cae630871d155,v1=f68f0a5a19549b399d0c15c48f02f7057495a404d77dc3f5e3c2eae7b41a3bf7";
+
+    fn secrets(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_vector_verifies_with_either_secret() {
+        assert_eq!(BODY.len(), 480);
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                1_700_000_000,
+                300
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.as_bytes(),
+                &secrets(&["whsec_old_secret"]),
+                1_700_000_000,
+                300
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn tampering_wrong_secrets_and_stale_timestamps_are_refused() {
+        let tampered = BODY.replace("1999", "9999");
+        assert_eq!(
+            verify(
+                HEADER,
+                tampered.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                1_700_000_000,
+                300
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.as_bytes(),
+                &secrets(&["whsec_wrong"]),
+                1_700_000_000,
+                300
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                1_700_000_301,
+                300
+            ),
+            Err(SignatureError::Stale { age_secs: 301 })
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                1_700_000_300,
+                300
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                "v1=abcd",
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                0,
+                300
+            ),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(
+                "t=1700000000,v1=zz",
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                0,
+                300
+            ),
+            Err(SignatureError::Malformed)
+        );
+        let only_v0 =
+            "t=1700000000,v0=71777bafe7e0bbae7a0b63b1fc23ce03e86571930ec5b79ac38cae630871d155";
+        assert_eq!(
+            verify(
+                only_v0,
+                BODY.as_bytes(),
+                &secrets(&["whsec_test_secret"]),
+                1_700_000_000,
+                300
+            ),
+            Err(SignatureError::Malformed)
+        );
+    }
+}
