@@ -69,6 +69,7 @@ pub struct Application {
     core: Core,
     listener: TcpListener,
     bot: reseller_bot::BotSettings,
+    payments: reseller_webhooks::PaymentSecrets,
 }
 
 impl Application {
@@ -97,6 +98,7 @@ impl Application {
             core,
             listener,
             bot,
+            payments: settings.payment_secrets(),
         })
     }
 
@@ -123,6 +125,7 @@ impl Application {
         let http = tokio::spawn(reseller_webhooks::serve(
             self.listener,
             self.core.clone(),
+            self.payments,
             stopped(),
         ));
         let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));

@@ -11,8 +11,13 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 13] = [
     "bot_token",
+    "stripe_webhook_secret",
+    "stripe_webhook_secret_previous",
+    "btcpay_webhook_secret",
+    "nowpayments_ipn_secret",
+    "cryptomus_payment_key",
     "telegram_api_url",
     "database_url",
     "admin_telegram_ids",
@@ -34,6 +39,13 @@ pub struct Settings {
     pub credentials_key: Option<String>,
     pub credentials_key_file: PathBuf,
     pub log: String,
+    pub stripe_webhook_secret: Option<String>,
+    /// The previous Stripe secret, still accepted while a rotation is under way.
+    pub stripe_webhook_secret_previous: Option<String>,
+    pub stripe_tolerance_secs: i64,
+    pub btcpay_webhook_secret: Option<String>,
+    pub nowpayments_ipn_secret: Option<String>,
+    pub cryptomus_payment_key: Option<String>,
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
 }
@@ -65,6 +77,7 @@ impl std::fmt::Debug for Settings {
             .field("http_addr", &self.http_addr)
             .field("credentials_key", &hidden(&self.credentials_key))
             .field("credentials_key_file", &self.credentials_key_file)
+            .field("payments", &self.payment_secrets())
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
             .finish()
@@ -143,6 +156,29 @@ impl Settings {
             return Err("ADMIN_TELEGRAM_IDS is not set: export ADMIN_TELEGRAM_IDS=<your numeric Telegram user id> (comma-separated for several; @userinfobot tells you yours)".into());
         }
         Ok(&self.admin_telegram_ids)
+    }
+
+    /// The webhook secrets; a provider without one stays switched off.
+    pub fn payment_secrets(&self) -> reseller_webhooks::PaymentSecrets {
+        let set = |o: &Option<String>| {
+            o.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        reseller_webhooks::PaymentSecrets {
+            stripe: [
+                &self.stripe_webhook_secret,
+                &self.stripe_webhook_secret_previous,
+            ]
+            .into_iter()
+            .filter_map(set)
+            .collect(),
+            stripe_tolerance_secs: self.stripe_tolerance_secs,
+            btcpay: set(&self.btcpay_webhook_secret),
+            nowpayments: set(&self.nowpayments_ipn_secret),
+            cryptomus: set(&self.cryptomus_payment_key),
+        }
     }
 
     pub fn policy(&self) -> reseller_core::Policy {
@@ -244,6 +280,7 @@ mod tests {
         let mut s = Settings::defaults();
         s.bot_token = Some("123:supersecret".into());
         s.database_url = "postgres://bot:hunter2@db/resellerbot".into();
+        s.stripe_webhook_secret = Some("whsec_topsecret".into());
         let shown = format!("{s:?}");
         assert!(
             !shown.contains("supersecret") && !shown.contains("hunter2"),

@@ -50,6 +50,10 @@ pub async fn run(
         .map_err(|e| format!("Telegram refused the bot token or could not be reached: {e}"))?;
     tracing::info!(username = %me.username(), "bot is up");
 
+    let outbox = tokio::spawn(crate::notifications::deliver_forever(
+        bot.clone(),
+        core.clone(),
+    ));
     let app = Arc::new(App {
         core,
         limiter: ActionLimiter::new(settings.actions_per_minute, settings.action_burst),
@@ -79,11 +83,13 @@ pub async fn run(
         .delete_webhook()
         .await
         .build();
-    dispatcher
+    let result = dispatcher
         .try_dispatch_with_listener(
             listener,
             LoggingErrorHandler::with_custom_text("Polling Telegram failed"),
         )
         .await
-        .map_err(|e| format!("the bot could not start: {e}"))
+        .map_err(|e| format!("the bot could not start: {e}"));
+    outbox.abort();
+    result
 }

@@ -11,6 +11,7 @@ mod command;
 mod conversation;
 mod handlers;
 mod keyboards;
+mod notifications;
 mod ratelimit;
 mod render;
 mod reply;

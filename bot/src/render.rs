@@ -12,18 +12,7 @@ use reseller_core::queries::stats::{Activity, Counts, GlobalStats, ResellerStats
 use reseller_core::queries::subscribers::{Credentials, Filter, Status, Subscriber};
 use teloxide::utils::html::escape;
 
-/// 3610 → "3,610": balances are read at a glance on a phone.
-pub(crate) fn credits(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+pub(crate) use reseller_core::queries::thousands as credits;
 
 pub(crate) fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
@@ -439,17 +428,4 @@ pub(crate) fn invite(reseller: &str, link: &str, expires: DateTime<Utc>) -> Stri
         escape(link),
         datetime(expires)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credits_get_thousands_separators() {
-        assert_eq!(credits(0), "0");
-        assert_eq!(credits(999), "999");
-        assert_eq!(credits(3610), "3,610");
-        assert_eq!(credits(-1234567), "-1,234,567");
-    }
 }

@@ -31,6 +31,8 @@ pub enum CoreError {
         subscriber: String,
         reseller: String,
     },
+    #[error("Only resellers can do that.")]
+    ResellersOnly,
     #[error("Only admins can do that.")]
     AdminOnly,
     #[error(

@@ -3,7 +3,7 @@
 
 use crate::db::Tx;
 use crate::domain::{ResellerId, SubscriberId};
-use crate::{Actor, Core, Result};
+use crate::{Core, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -53,7 +53,8 @@ pub(crate) struct Posting<'a> {
     /// Signed: negative spends.
     pub amount: i64,
     pub kind: Kind,
-    pub actor: &'a Actor,
+    /// Who moved the credits, as written in the ledger (`admin:1`, `payment:stripe`).
+    pub actor: String,
     pub subscriber: Option<(SubscriberId, &'a str)>,
     pub note: Option<&'a str>,
     /// Unique per posting; derived from the operation id so a replay cannot post twice.
@@ -99,7 +100,7 @@ pub(crate) async fn post(
     .bind(p.kind.as_str())
     .bind(movement.before)
     .bind(movement.after)
-    .bind(p.actor.label())
+    .bind(&p.actor)
     .bind(p.subscriber.map(|s| s.0.0))
     .bind(p.subscriber.map(|s| s.1))
     .bind(p.note)
@@ -138,7 +139,7 @@ impl Core {
 
 /// Checks that every balance equals the sum of its transactions, that each transaction's
 /// `balance_after = balance_before + amount` and chains from the previous one, and that no
-/// balance is negative.
+/// balance is negative except through a refund (a reversed payment leaves a debt).
 pub async fn verify(db: &crate::Db) -> Result<Report> {
     {
         let mut report = Report::default();
@@ -148,7 +149,7 @@ pub async fn verify(db: &crate::Db) -> Result<Report> {
                 .await?;
         report.resellers = balances.len();
         let rows = sqlx::query(
-            "SELECT id, reseller_id, amount, balance_before, balance_after FROM credit_transactions \
+            "SELECT id, reseller_id, amount, balance_before, balance_after, kind FROM credit_transactions \
              ORDER BY reseller_id, id",
         )
         .fetch_all(db.read())
@@ -156,6 +157,8 @@ pub async fn verify(db: &crate::Db) -> Result<Report> {
         report.transactions = rows.len();
         // Per reseller: (sum of amounts, balance_after of the last row).
         let mut seen: std::collections::HashMap<i64, (i64, i64)> = Default::default();
+        // Resellers with a refund: only a reversed payment may leave a balance below zero (a debt).
+        let mut refunded = std::collections::HashSet::new();
         for row in &rows {
             let (id, reseller, amount, before, after): (i64, i64, i64, i64, i64) = (
                 row.try_get(0)?,
@@ -169,11 +172,20 @@ pub async fn verify(db: &crate::Db) -> Result<Report> {
                     "transaction {id}: balance_before {before} + amount {amount} is not balance_after {after}"
                 ));
             }
+            let kind: String = row.try_get(5)?;
+            if amount < 0 && after < 0 && kind != "refund" {
+                report.violations.push(format!(
+                    "transaction {id} of reseller {reseller}: a {kind} took the balance below zero ({after})"
+                ));
+            }
             let (sum, last) = seen.entry(reseller).or_insert((0, 0));
             if before != *last {
                 report.violations.push(format!(
                     "transaction {id} of reseller {reseller}: balance_before {before} does not follow the previous balance_after {last}"
                 ));
+            }
+            if kind == "refund" {
+                refunded.insert(reseller);
             }
             *sum += amount;
             *last = after;
@@ -185,9 +197,9 @@ pub async fn verify(db: &crate::Db) -> Result<Report> {
                     "reseller {id} ({username}): balance {balance} is not the sum of its transactions {sum}"
                 ));
             }
-            if balance < 0 {
+            if balance < 0 && !refunded.contains(&id) {
                 report.violations.push(format!(
-                    "reseller {id} ({username}): balance {balance} is negative"
+                    "reseller {id} ({username}): balance {balance} is negative without a refund to explain it"
                 ));
             }
         }

@@ -14,7 +14,9 @@ pub mod domain;
 mod error;
 mod idempotency;
 pub mod ledger;
+pub mod notify;
 pub mod ops;
+pub mod payments;
 pub mod queries;
 mod secrets;
 #[cfg(any(test, feature = "test-support"))]

@@ -9,6 +9,7 @@ mod cli;
 mod http;
 mod linking;
 mod money;
+mod payments;
 mod resilience;
 mod security;
 mod subscribers;

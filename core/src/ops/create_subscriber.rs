@@ -72,7 +72,7 @@ impl Core {
                 reseller: r.id,
                 amount: -days.get(),
                 kind: Kind::Debit,
-                actor,
+                actor: actor.label(),
                 subscriber: Some((SubscriberId(id), username.as_str())),
                 note: Some("new subscriber"),
                 key: format!("{op}:debit"),

@@ -70,7 +70,7 @@ impl Core {
             reseller: r.id,
             amount,
             kind,
-            actor,
+            actor: actor.label(),
             subscriber: None,
             note,
             key: format!("{op}:{}", kind.as_str()),

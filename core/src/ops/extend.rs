@@ -39,7 +39,7 @@ impl Core {
                 reseller: r.id,
                 amount: -days.get(),
                 kind: Kind::Debit,
-                actor,
+                actor: actor.label(),
                 subscriber: Some((sub.id, &sub.username)),
                 note: Some("extension"),
                 key: format!("{op}:debit"),

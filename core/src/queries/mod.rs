@@ -27,3 +27,27 @@ impl<T> Page<T> {
 
 /// Rows per page in every paged listing: fits a phone screen.
 pub const PER_PAGE: i64 = 10;
+
+/// 3610 → "3,610": balances are read at a glance on a phone.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_get_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(3610), "3,610");
+        assert_eq!(super::thousands(-1234567), "-1,234,567");
+    }
+}

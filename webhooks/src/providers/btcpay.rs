@@ -2,6 +2,13 @@
 //! deliveries are pretty-printed, so the bytes received are what is hashed.
 
 use super::{SignatureError, hmac_sha256_matches};
+use crate::AppState;
+use crate::payments::{bad_body, deliver, header, not_enabled, refuse, text};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use reseller_core::payments::PaymentEvent;
 
 pub fn verify(header: &str, body: &[u8], secret: &str) -> Result<(), SignatureError> {
     let hex_sig = header
@@ -14,6 +21,57 @@ pub fn verify(header: &str, body: &[u8], secret: &str) -> Result<(), SignatureEr
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// What a verified BTCPay event means. Redeliveries carry a new `deliveryId` and the same
+/// `originalDeliveryId`, which is the identity.
+pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> {
+    let id = text(body, "/originalDeliveryId").or_else(|| text(body, "/deliveryId"))?;
+    let event = match text(body, "/type")?.as_str() {
+        "InvoiceSettled" => PaymentEvent::Settled {
+            order: text(body, "/metadata/orderId")?,
+            reference: text(body, "/invoiceId")?,
+        },
+        _ => PaymentEvent::Ignored,
+    };
+    Some((id, event))
+}
+
+pub(crate) async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &state.secrets.btcpay else {
+        return not_enabled();
+    };
+    let sig = match header(&headers, "btcpay-sig") {
+        Ok(s) => s,
+        Err(e) => return refuse(e),
+    };
+    if let Err(e) = verify(sig, &body, secret) {
+        return refuse(e);
+    }
+    let Ok(text_body) = std::str::from_utf8(&body) else {
+        return bad_body("body is not UTF-8");
+    };
+    let Some((key, event)) = serde_json::from_str(text_body)
+        .ok()
+        .as_ref()
+        .and_then(parse)
+    else {
+        return bad_body("not a BTCPay event");
+    };
+    deliver(
+        &state.core,
+        "btcpay",
+        &key,
+        &headers,
+        Some("btcpay-sig"),
+        text_body,
+        event,
+    )
+    .await
 }
 
 #[cfg(test)]

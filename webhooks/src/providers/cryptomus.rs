@@ -3,8 +3,15 @@
 //! compact, non-ASCII kept, `/` escaped as `\/`.
 
 use super::SignatureError;
+use crate::AppState;
+use crate::payments::{bad_body, deliver, not_enabled, refuse, text};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use base64::Engine as _;
 use md5::{Digest, Md5};
+use reseller_core::payments::PaymentEvent;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
@@ -34,6 +41,73 @@ pub fn sign_of(value: &Value, payment_key: &str) -> Result<String, SignatureErro
         .replace('/', "\\/");
     let encoded = base64::engine::general_purpose::STANDARD.encode(php_json);
     Ok(hex::encode(Md5::digest(format!("{encoded}{payment_key}"))))
+}
+
+/// What a verified Cryptomus webhook means; its identity is (uuid, status).
+pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> {
+    let uuid = text(body, "/uuid")?;
+    let status = text(body, "/status")?;
+    let order = text(body, "/order_id");
+    let is_final = body
+        .pointer("/is_final")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let event = match status.as_str() {
+        "paid" | "paid_over" if is_final => PaymentEvent::Paid {
+            order: order?,
+            amount_minor: reseller_core::payments::parse_minor(&text(body, "/amount")?)?,
+            currency: text(body, "/currency")?,
+            reference: Some(uuid.clone()),
+        },
+        "wrong_amount" => PaymentEvent::PartiallyPaid {
+            order: order?,
+            detail: format!(
+                "{} {}",
+                text(body, "/payment_amount").unwrap_or_default(),
+                text(body, "/payer_currency").unwrap_or_default()
+            ),
+        },
+        "refund_paid" => PaymentEvent::Reversed {
+            order,
+            reference: Some(uuid.clone()),
+            reason: "refunded".into(),
+        },
+        _ => PaymentEvent::Ignored,
+    };
+    Some((format!("{uuid}:{status}"), event))
+}
+
+pub(crate) async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(key) = &state.secrets.cryptomus else {
+        return not_enabled();
+    };
+    if let Err(e) = verify(&body, key) {
+        return refuse(e);
+    }
+    let Ok(text_body) = std::str::from_utf8(&body) else {
+        return bad_body("body is not UTF-8");
+    };
+    let Some((event_key, event)) = serde_json::from_str(text_body)
+        .ok()
+        .as_ref()
+        .and_then(parse)
+    else {
+        return bad_body("not a Cryptomus webhook");
+    };
+    deliver(
+        &state.core,
+        "cryptomus",
+        &event_key,
+        &headers,
+        None,
+        text_body,
+        event,
+    )
+    .await
 }
 
 #[cfg(test)]

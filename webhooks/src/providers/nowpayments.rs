@@ -2,7 +2,14 @@
 //! with object keys sorted recursively.
 
 use super::SignatureError;
+use crate::AppState;
+use crate::payments::{bad_body, deliver, header, not_enabled, refuse, text};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use hmac::{Hmac, Mac};
+use reseller_core::payments::PaymentEvent;
 use serde_json::Value;
 use sha2::Sha512;
 
@@ -27,6 +34,83 @@ fn sorted(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
         other => other,
     }
+}
+
+/// What a verified NOWPayments IPN means. Each status of a payment is its own event; only
+/// `finished` credits, so a late `confirming` after `finished` changes nothing.
+pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> {
+    let payment = body
+        .pointer("/payment_id")
+        .map(|v| v.to_string().trim_matches('"').to_string())?;
+    let status = text(body, "/payment_status")?;
+    let order = text(body, "/order_id");
+    let event = match status.as_str() {
+        "finished" => PaymentEvent::Paid {
+            order: order?,
+            amount_minor: reseller_core::payments::parse_minor(
+                &body.pointer("/price_amount")?.to_string().replace('"', ""),
+            )?,
+            currency: text(body, "/price_currency")?,
+            reference: Some(payment.clone()),
+        },
+        "partially_paid" => PaymentEvent::PartiallyPaid {
+            order: order?,
+            detail: format!(
+                "{} of {} {}",
+                body.pointer("/actually_paid")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                body.pointer("/pay_amount")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                text(body, "/pay_currency").unwrap_or_default()
+            ),
+        },
+        "refunded" => PaymentEvent::Reversed {
+            order,
+            reference: Some(payment.clone()),
+            reason: "refunded".into(),
+        },
+        _ => PaymentEvent::Ignored,
+    };
+    Some((format!("{payment}:{status}"), event))
+}
+
+pub(crate) async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &state.secrets.nowpayments else {
+        return not_enabled();
+    };
+    let sig = match header(&headers, "x-nowpayments-sig") {
+        Ok(s) => s,
+        Err(e) => return refuse(e),
+    };
+    if let Err(e) = verify(sig, &body, secret) {
+        return refuse(e);
+    }
+    let Ok(text_body) = std::str::from_utf8(&body) else {
+        return bad_body("body is not UTF-8");
+    };
+    let Some((key, event)) = serde_json::from_str(text_body)
+        .ok()
+        .as_ref()
+        .and_then(parse)
+    else {
+        return bad_body("not a NOWPayments IPN");
+    };
+    deliver(
+        &state.core,
+        "nowpayments",
+        &key,
+        &headers,
+        Some("x-nowpayments-sig"),
+        text_body,
+        event,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -3,6 +3,13 @@
 //! rotation); `v0` is ignored; the timestamp must be within the tolerance of now.
 
 use super::{SignatureError, hmac_sha256_matches};
+use crate::AppState;
+use crate::payments::{bad_body, deliver, header, not_enabled, refuse, text};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use reseller_core::payments::PaymentEvent;
 
 /// Checks `header` against `body` with any of `secrets`, at time `now` (Unix seconds).
 pub fn verify(
@@ -41,6 +48,81 @@ pub fn verify(
         return Err(SignatureError::Stale { age_secs: now - t });
     }
     Ok(())
+}
+
+/// What a verified Stripe event means: (event identity, event).
+pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> {
+    let id = text(body, "/id")?;
+    let object = body.pointer("/data/object")?;
+    let order = text(object, "/metadata/order_id").or_else(|| text(object, "/client_reference_id"));
+    let event = match text(body, "/type")?.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded"
+            if text(object, "/payment_status").as_deref() == Some("paid") =>
+        {
+            PaymentEvent::Paid {
+                order: order?,
+                amount_minor: object.pointer("/amount_total")?.as_i64()?,
+                currency: text(object, "/currency")?,
+                reference: text(object, "/payment_intent"),
+            }
+        }
+        "charge.refunded" => PaymentEvent::Reversed {
+            order,
+            reference: text(object, "/payment_intent"),
+            reason: "refunded".into(),
+        },
+        "charge.dispute.created" => PaymentEvent::Reversed {
+            order: None,
+            reference: text(object, "/payment_intent"),
+            reason: "charged back".into(),
+        },
+        _ => PaymentEvent::Ignored,
+    };
+    Some((id, event))
+}
+
+pub(crate) async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if state.secrets.stripe.is_empty() {
+        return not_enabled();
+    }
+    let sig = match header(&headers, "stripe-signature") {
+        Ok(s) => s,
+        Err(e) => return refuse(e),
+    };
+    let now = chrono::Utc::now().timestamp();
+    if let Err(e) = verify(
+        sig,
+        &body,
+        &state.secrets.stripe,
+        now,
+        state.secrets.stripe_tolerance_secs,
+    ) {
+        return refuse(e);
+    }
+    let Ok(text_body) = std::str::from_utf8(&body) else {
+        return bad_body("body is not UTF-8");
+    };
+    let Some((key, event)) = serde_json::from_str(text_body)
+        .ok()
+        .as_ref()
+        .and_then(parse)
+    else {
+        return bad_body("not a Stripe event");
+    };
+    deliver(
+        &state.core,
+        "stripe",
+        &key,
+        &headers,
+        Some("stripe-signature"),
+        text_body,
+        event,
+    )
+    .await
 }
 
 #[cfg(test)]

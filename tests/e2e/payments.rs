@@ -1,0 +1,488 @@
+//! Payment webhooks through HTTP: each provider's real signing scheme, computed here from its
+//! documentation; credits arrive once, in Telegram too.
+
+use crate::support::{ADMIN, TestApp};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use reseller_core::Actor;
+use reseller_core::domain::TelegramId;
+use serde_json::{Value, json};
+
+const ALICE: i64 = 2_001;
+const STRIPE_SECRET: &str = "whsec_e2e_current";
+const STRIPE_OLD: &str = "whsec_e2e_previous";
+const BTCPAY_SECRET: &str = "btcpay_e2e_secret";
+const NOWPAYMENTS_SECRET: &str = "np_e2e_secret";
+const CRYPTOMUS_KEY: &str = "cryptomus_e2e_key";
+
+async fn app_with_payments() -> TestApp {
+    let app = TestApp::spawn_with(|s| {
+        s.stripe_webhook_secret = Some(STRIPE_SECRET.into());
+        s.stripe_webhook_secret_previous = Some(STRIPE_OLD.into());
+        s.btcpay_webhook_secret = Some(BTCPAY_SECRET.into());
+        s.nowpayments_ipn_secret = Some(NOWPAYMENTS_SECRET.into());
+        s.cryptomus_payment_key = Some(CRYPTOMUS_KEY.into());
+    })
+    .await;
+    app.reseller("alice", ALICE).await;
+    app
+}
+
+/// An order for package `name` paid through `provider`; returns its public id.
+async fn order(app: &TestApp, name: &str, provider: &str) -> String {
+    let alice: Actor = app
+        .core
+        .identify(TelegramId(ALICE))
+        .await
+        .unwrap()
+        .expect("alice is linked");
+    let package = app
+        .core
+        .packages(false)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == name)
+        .expect("package");
+    app.core
+        .create_order(&alice, package.id, provider)
+        .await
+        .expect("order created")
+        .public_id
+}
+
+fn hmac_hex<M: Mac + hmac::digest::KeyInit>(key: &str, data: &[u8]) -> String {
+    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(data);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn stripe_header(body: &str, t: i64, secrets: &[&str]) -> String {
+    let signed = format!("{t}.{body}");
+    let sigs: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            format!(
+                "v1={}",
+                hmac_hex::<Hmac<sha2::Sha256>>(s, signed.as_bytes())
+            )
+        })
+        .collect();
+    format!("t={t},{}", sigs.join(","))
+}
+
+fn stripe_event(id: &str, kind: &str, object: Value) -> String {
+    json!({ "id": id, "object": "event", "type": kind, "created": 1, "data": { "object": object } })
+        .to_string()
+}
+
+fn checkout_paid(order: &str, amount: i64, currency: &str) -> Value {
+    json!({
+        "id": "cs_e2e", "object": "checkout.session", "payment_status": "paid", "amount_total": amount,
+        "currency": currency, "client_reference_id": order, "payment_intent": format!("pi_{order}"),
+        "metadata": { "order_id": order },
+    })
+}
+
+async fn post(app: &TestApp, path: &str, headers: &[(&str, String)], body: &str) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(format!("http://{}{path}", app.http))
+        .body(body.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    req.send().await.expect("webhook answers").status().as_u16()
+}
+
+async fn post_stripe(app: &TestApp, body: &str, header: String) -> u16 {
+    post(
+        app,
+        "/webhooks/stripe",
+        &[("stripe-signature", header)],
+        body,
+    )
+    .await
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stripe_payment_delivered_ten_times_at_once_credits_once() {
+    let app = app_with_payments().await;
+    let order = order(&app, "Business", "stripe").await;
+    let body = stripe_event(
+        "evt_paid_1",
+        "checkout.session.completed",
+        checkout_paid(&order, 18000, "usd"),
+    );
+    let header = stripe_header(&body, now(), &[STRIPE_SECRET]);
+    let before = app.tg.sent().len();
+    let statuses =
+        futures::future::join_all((0..10).map(|_| post_stripe(&app, &body, header.clone()))).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let told = app.tg.wait_for(ALICE, before, "Payment received").await;
+    assert_eq!(
+        told.text,
+        "Payment received: +3,600 credits, balance 3,600."
+    );
+    let admin = app.tg.wait_for(ADMIN, before, "bought").await;
+    assert!(
+        admin
+            .text
+            .contains("alice bought Business (3,600 credits) for 180.00 USD through stripe"),
+        "{}",
+        admin.text
+    );
+    assert_eq!(app.balance(ALICE).await, 3600);
+    // Days later, again: still once.
+    assert_eq!(
+        post_stripe(&app, &body, stripe_header(&body, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 3600);
+    let history = app.say_expecting(ALICE, "/history", "Credit history").await;
+    assert!(
+        history.text.contains("<b>+3,600</b> purchase — 0 → 3,600"),
+        "{}",
+        history.text
+    );
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_stripe_signatures_are_refused_and_change_nothing() {
+    let app = app_with_payments().await;
+    let order = order(&app, "Starter", "stripe").await;
+    let body = stripe_event(
+        "evt_sig",
+        "checkout.session.completed",
+        checkout_paid(&order, 5000, "usd"),
+    );
+    let good = stripe_header(&body, now(), &[STRIPE_SECRET]);
+    let tampered = body.replace("5000", "5001");
+    assert_eq!(
+        post_stripe(&app, &tampered, good.clone()).await,
+        401,
+        "tampered body"
+    );
+    assert_eq!(
+        post_stripe(&app, &body, stripe_header(&body, now(), &["whsec_wrong"])).await,
+        401,
+        "wrong secret"
+    );
+    assert_eq!(
+        post(&app, "/webhooks/stripe", &[], &body).await,
+        400,
+        "missing header"
+    );
+    assert_eq!(
+        post_stripe(
+            &app,
+            &body,
+            stripe_header(&body, now() - 301, &[STRIPE_SECRET])
+        )
+        .await,
+        401,
+        "301 s old"
+    );
+    assert_eq!(app.balance(ALICE).await, 0);
+    // Two v1 signatures where only the second matches (a secret rotation): accepted.
+    let both = stripe_header(&body, now(), &["whsec_unknown", STRIPE_OLD]);
+    assert_eq!(post_stripe(&app, &body, both).await, 200);
+    assert_eq!(app.balance(ALICE).await, 900);
+    // Unknown event types are acknowledged and ignored.
+    let other = stripe_event("evt_other", "customer.created", json!({ "id": "cus_1" }));
+    assert_eq!(
+        post_stripe(&app, &other, stripe_header(&other, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 900);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_refunds_reverse_once_and_a_refund_before_payment_blocks_the_credit() {
+    let app = app_with_payments().await;
+    let paid = order(&app, "Starter", "stripe").await;
+    let body = stripe_event(
+        "evt_p",
+        "checkout.session.completed",
+        checkout_paid(&paid, 5000, "usd"),
+    );
+    assert_eq!(
+        post_stripe(&app, &body, stripe_header(&body, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 900);
+    let card = app.say_expecting(ALICE, "/new 30 spender", "Create").await;
+    app.press(ALICE, &card, "Confirm").await;
+
+    let refund = stripe_event(
+        "evt_r",
+        "charge.refunded",
+        json!({ "id": "ch_1", "payment_intent": format!("pi_{paid}") }),
+    );
+    let before = app.tg.sent().len();
+    for _ in 0..3 {
+        assert_eq!(
+            post_stripe(
+                &app,
+                &refund,
+                stripe_header(&refund, now(), &[STRIPE_SECRET])
+            )
+            .await,
+            200
+        );
+    }
+    let told = app.tg.wait_for(ALICE, before, "Payment refunded").await;
+    assert!(
+        told.text.contains("-900 credits, balance -30")
+            && told.text.contains("spending is blocked"),
+        "{}",
+        told.text
+    );
+    assert_eq!(app.balance(ALICE).await, -30);
+    let blocked = app.say(ALICE, "/new 1 more").await;
+    assert!(
+        blocked
+            .text
+            .contains("You need 1 credits to create this subscriber for 1 days, but you have -30."),
+        "{}",
+        blocked.text
+    );
+
+    // Out of order: the dispute arrives before the payment it disputes.
+    let early = order(&app, "Starter", "stripe").await;
+    let pi = format!("pi_{early}");
+    app.core.set_order_reference(&early, &pi).await.unwrap();
+    let dispute = stripe_event(
+        "evt_d",
+        "charge.dispute.created",
+        json!({ "id": "dp_1", "payment_intent": pi }),
+    );
+    assert_eq!(
+        post_stripe(
+            &app,
+            &dispute,
+            stripe_header(&dispute, now(), &[STRIPE_SECRET])
+        )
+        .await,
+        200
+    );
+    let late = stripe_event(
+        "evt_late",
+        "checkout.session.completed",
+        checkout_paid(&early, 5000, "usd"),
+    );
+    assert_eq!(
+        post_stripe(&app, &late, stripe_header(&late, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    assert_eq!(
+        app.balance(ALICE).await,
+        -30,
+        "a disputed order is never credited"
+    );
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn btcpay_settlements_credit_once_across_redeliveries() {
+    let app = app_with_payments().await;
+    let order = order(&app, "Business", "btcpay").await;
+    let delivery = |id: &str, redelivery: bool| {
+        // Pretty-printed, as BTCPay sends it: the bytes are what is signed.
+        serde_json::to_string_pretty(&json!({
+            "deliveryId": id, "webhookId": "wh1", "originalDeliveryId": "orig1", "isRedelivery": redelivery,
+            "type": "InvoiceSettled", "timestamp": 1, "storeId": "s1", "invoiceId": "inv1",
+            "metadata": { "orderId": order }, "manuallyMarked": false, "overPaid": false,
+        }))
+        .unwrap()
+    };
+    let sign = |b: &str, key: &str| {
+        format!(
+            "sha256={}",
+            hmac_hex::<Hmac<sha2::Sha256>>(key, b.as_bytes())
+        )
+    };
+    let first = delivery("orig1", false);
+    assert_eq!(
+        post(
+            &app,
+            "/webhooks/btcpay",
+            &[("btcpay-sig", sign(&first, "wrong"))],
+            &first
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/webhooks/btcpay",
+            &[("btcpay-sig", sign(&first, BTCPAY_SECRET))],
+            &first
+        )
+        .await,
+        200
+    );
+    let again = delivery("redelivery2", true);
+    assert_eq!(
+        post(
+            &app,
+            "/webhooks/btcpay",
+            &[("btcpay-sig", sign(&again, BTCPAY_SECRET))],
+            &again
+        )
+        .await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 3600);
+    app.assert_ledger_sound().await;
+}
+
+fn nowpayments_body(order: &str, status: &str, price: f64, actually_paid: f64) -> String {
+    json!({
+        "payment_id": 5077125051u64, "payment_status": status, "order_id": order, "price_amount": price,
+        "price_currency": "usd", "pay_amount": 20.1, "actually_paid": actually_paid, "pay_currency": "usdttrc20",
+        "fee": { "serviceFee": 0.2, "depositFee": 0.1 },
+    })
+    .to_string()
+}
+
+fn nowpayments_sig(body: &str) -> String {
+    fn sorted(v: Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut e: Vec<_> = m.into_iter().collect();
+                e.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(e.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            other => other,
+        }
+    }
+    let canonical = sorted(serde_json::from_str(body).unwrap()).to_string();
+    hmac_hex::<Hmac<sha2::Sha512>>(NOWPAYMENTS_SECRET, canonical.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nowpayments_statuses_only_move_forward_and_partial_payments_credit_nothing() {
+    let app = app_with_payments().await;
+    let order_id = order(&app, "Starter", "nowpayments").await;
+    let send = |body: String| {
+        let app = &app;
+        async move {
+            post(
+                app,
+                "/webhooks/nowpayments",
+                &[("x-nowpayments-sig", nowpayments_sig(&body))],
+                &body,
+            )
+            .await
+        }
+    };
+    let before = app.tg.sent().len();
+    assert_eq!(
+        send(nowpayments_body(&order_id, "partially_paid", 50.0, 10.0)).await,
+        200
+    );
+    let alert = app.tg.wait_for(ADMIN, before, "only partly paid").await;
+    assert!(alert.text.contains(&order_id), "{}", alert.text);
+    assert_eq!(app.balance(ALICE).await, 0);
+    assert_eq!(
+        send(nowpayments_body(&order_id, "finished", 50.0, 20.1)).await,
+        200
+    );
+    assert_eq!(
+        send(nowpayments_body(&order_id, "confirming", 50.0, 20.1)).await,
+        200
+    );
+    assert_eq!(
+        send(nowpayments_body(&order_id, "finished", 50.0, 20.1)).await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 900);
+
+    // Underpaid: the IPN's price is below the order's.
+    let cheap = order(&app, "Starter", "nowpayments").await;
+    let before = app.tg.sent().len();
+    let body = nowpayments_body(&cheap, "finished", 5.0, 2.0).replace("5077125051", "5077125052");
+    assert_eq!(send(body).await, 200);
+    let alert = app.tg.wait_for(ADMIN, before, "Nothing was credited").await;
+    assert!(
+        alert.text.contains("was paid 5.00 USD") && alert.text.contains("costs 50.00 USD"),
+        "{}",
+        alert.text
+    );
+    assert_eq!(app.balance(ALICE).await, 900);
+    let tampered = nowpayments_body(&cheap, "finished", 50.0, 20.1);
+    let sig = nowpayments_sig(&nowpayments_body(&cheap, "finished", 5.0, 2.0));
+    assert_eq!(
+        post(
+            &app,
+            "/webhooks/nowpayments",
+            &[("x-nowpayments-sig", sig)],
+            &tampered
+        )
+        .await,
+        401
+    );
+    app.assert_ledger_sound().await;
+}
+
+fn cryptomus_body(order: &str, uuid: &str, status: &str, amount: &str, currency: &str) -> String {
+    let mut v = json!({
+        "type": "payment", "uuid": uuid, "order_id": order, "amount": amount, "payment_amount": amount,
+        "is_final": true, "status": status, "currency": currency, "payer_currency": "USDT", "additional_data": "u/42",
+    });
+    let php = v.to_string().replace('/', "\\/");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(php);
+    let sign = hex::encode(<md5::Md5 as md5::Digest>::digest(format!(
+        "{b64}{CRYPTOMUS_KEY}"
+    )));
+    v["sign"] = json!(sign);
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cryptomus_credits_final_payments_in_the_right_currency_only() {
+    let app = app_with_payments().await;
+    let good = order(&app, "Starter", "cryptomus").await;
+    let body = cryptomus_body(&good, "u-1", "paid", "50.00", "USD");
+    for _ in 0..3 {
+        assert_eq!(post(&app, "/webhooks/cryptomus", &[], &body).await, 200);
+    }
+    assert_eq!(app.balance(ALICE).await, 900);
+    let forged = body.replace("50.00", "500.00");
+    assert_eq!(post(&app, "/webhooks/cryptomus", &[], &forged).await, 401);
+
+    let foreign = order(&app, "Starter", "cryptomus").await;
+    let before = app.tg.sent().len();
+    let body = cryptomus_body(&foreign, "u-2", "paid", "50.00", "EUR");
+    assert_eq!(post(&app, "/webhooks/cryptomus", &[], &body).await, 200);
+    let alert = app.tg.wait_for(ADMIN, before, "Nothing was credited").await;
+    assert!(alert.text.contains("50.00 EUR"), "{}", alert.text);
+    assert_eq!(app.balance(ALICE).await, 900);
+
+    let refund = cryptomus_body(&good, "u-1", "refund_paid", "50.00", "USD");
+    assert_eq!(post(&app, "/webhooks/cryptomus", &[], &refund).await, 200);
+    assert_eq!(app.balance(ALICE).await, 0);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfigured_providers_are_switched_off() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        post(
+            &app,
+            "/webhooks/stripe",
+            &[("stripe-signature", "t=1,v1=00".into())],
+            "{}"
+        )
+        .await,
+        404
+    );
+    assert_eq!(post(&app, "/webhooks/cryptomus", &[], "{}").await, 404);
+}

@@ -1,0 +1,121 @@
+//! The path every payment webhook takes: signature on the raw bytes, then the provider's
+//! meaning of the event, then core, which stores it raw and applies it once.
+
+use crate::providers::SignatureError;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use reseller_core::Core;
+use reseller_core::payments::PaymentEvent;
+use serde_json::json;
+
+/// Webhook secrets; a provider without one is switched off (its endpoint answers 404).
+#[derive(Clone, Default)]
+pub struct PaymentSecrets {
+    /// The current Stripe endpoint secret, then any still valid during a rotation.
+    pub stripe: Vec<String>,
+    pub stripe_tolerance_secs: i64,
+    pub btcpay: Option<String>,
+    pub nowpayments: Option<String>,
+    pub cryptomus: Option<String>,
+}
+
+impl std::fmt::Debug for PaymentSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSecrets")
+            .field("stripe", &!self.stripe.is_empty())
+            .field("btcpay", &self.btcpay.is_some())
+            .field("nowpayments", &self.nowpayments.is_some())
+            .field("cryptomus", &self.cryptomus.is_some())
+            .finish()
+    }
+}
+
+/// A refusal, with the status providers expect.
+pub(crate) fn refuse(e: SignatureError) -> Response {
+    let (status, why) = match e {
+        SignatureError::Malformed => (
+            StatusCode::BAD_REQUEST,
+            "missing or malformed signature".to_string(),
+        ),
+        SignatureError::Mismatch => (
+            StatusCode::UNAUTHORIZED,
+            "signature does not match".to_string(),
+        ),
+        SignatureError::Stale { age_secs } => (
+            StatusCode::UNAUTHORIZED,
+            format!("signature timestamp is {age_secs} s old"),
+        ),
+    };
+    (status, axum::Json(json!({ "error": why }))).into_response()
+}
+
+pub(crate) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(SignatureError::Malformed)
+}
+
+pub(crate) fn not_enabled() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "error": "this payment provider is not configured" })),
+    )
+        .into_response()
+}
+
+pub(crate) fn bad_body(why: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": why }))).into_response()
+}
+
+/// Hands a verified event to core and answers the provider: 200 once stored and applied (or
+/// ignored), 500 if our side failed, so the provider delivers it again.
+pub(crate) async fn deliver(
+    core: &Core,
+    provider: &str,
+    event_key: &str,
+    headers: &HeaderMap,
+    signature_header: Option<&str>,
+    body: &str,
+    event: PaymentEvent,
+) -> Response {
+    let kept: serde_json::Map<String, serde_json::Value> = ["content-type", "user-agent"]
+        .into_iter()
+        .chain(signature_header)
+        .filter_map(|name| Some((name.to_string(), json!(headers.get(name)?.to_str().ok()?))))
+        .collect();
+    match core
+        .receive_payment(
+            provider,
+            event_key,
+            &serde_json::Value::Object(kept).to_string(),
+            body,
+            event,
+        )
+        .await
+    {
+        Ok(received) => {
+            tracing::info!(provider, event_key, outcome = ?received, "payment event");
+            (
+                StatusCode::OK,
+                axum::Json(json!({ "received": format!("{received:?}") })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(provider, event_key, error = ?e, "payment event failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({ "error": "temporary failure, retry" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A JSON string field, if present.
+pub(crate) fn text(v: &serde_json::Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer)
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
+}
