@@ -93,6 +93,8 @@ impl Application {
             api_url: settings.telegram_api_url.clone(),
             actions_per_minute: settings.rate_limit.actions_per_minute,
             action_burst: settings.rate_limit.burst,
+            stars_enabled: settings.stars_enabled,
+            manual_instructions: settings.manual_payment_instructions.clone(),
         };
         Ok(Application {
             core,

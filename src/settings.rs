@@ -11,8 +11,9 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "bot_token",
+    "stars_enabled",
     "stripe_webhook_secret",
     "stripe_webhook_secret_previous",
     "btcpay_webhook_secret",
@@ -46,6 +47,8 @@ pub struct Settings {
     pub btcpay_webhook_secret: Option<String>,
     pub nowpayments_ipn_secret: Option<String>,
     pub cryptomus_payment_key: Option<String>,
+    pub stars_enabled: bool,
+    pub manual_payment_instructions: String,
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
 }

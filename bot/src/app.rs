@@ -19,6 +19,10 @@ pub struct BotSettings {
     /// Changing actions a reseller may make per minute, and in a burst.
     pub actions_per_minute: NonZeroU32,
     pub action_burst: NonZeroU32,
+    /// Whether resellers may pay in Telegram Stars.
+    pub stars_enabled: bool,
+    /// What a reseller paying by hand is told to do.
+    pub manual_instructions: String,
 }
 
 impl std::fmt::Debug for BotSettings {
@@ -36,6 +40,8 @@ impl std::fmt::Debug for BotSettings {
 pub(crate) struct App {
     pub core: Core,
     pub limiter: ActionLimiter,
+    pub stars_enabled: bool,
+    pub manual_instructions: String,
 }
 
 /// Checks the token with Telegram, then answers updates by long polling until `stop` completes.
@@ -57,6 +63,8 @@ pub async fn run(
     let app = Arc::new(App {
         core,
         limiter: ActionLimiter::new(settings.actions_per_minute, settings.action_burst),
+        stars_enabled: settings.stars_enabled,
+        manual_instructions: settings.manual_instructions,
     });
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![app])

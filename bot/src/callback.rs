@@ -22,6 +22,34 @@ pub(crate) enum Press {
     Act(CardAction, Username),
     /// A number of days picked in the guided `/new` flow.
     NewDays(Days),
+    /// A package picked in `/buy`.
+    Buy(i64),
+    /// A payment method picked for a package.
+    Pay(i64, Method),
+    /// An admin's decision on a manual payment: approve (true) or reject.
+    Receipt(bool, String),
+}
+
+/// How a reseller pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Manual,
+    Stars,
+}
+
+impl Method {
+    pub(crate) fn provider(self) -> &'static str {
+        match self {
+            Method::Manual => "manual",
+            Method::Stars => "stars",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Method> {
+        [Method::Manual, Method::Stars]
+            .into_iter()
+            .find(|m| m.provider() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +94,11 @@ impl Press {
                 format!("a:{a}:{u}")
             }
             Press::NewDays(d) => format!("n:{d}"),
+            Press::Buy(p) => format!("b:{p}"),
+            Press::Pay(p, m) => format!("p:{p}:{}", m.provider()),
+            Press::Receipt(approve, order) => {
+                format!("m:{}:{order}", if *approve { "a" } else { "r" })
+            }
         };
         // Searches are the only free text; cut them to fit Telegram's 64-byte limit.
         s.char_indices()
@@ -116,6 +149,27 @@ impl Press {
                 Press::Act(action, Username::parse(u).ok()?)
             }
             "n" => Press::NewDays(Days::parse(rest).ok()?),
+            "b" => Press::Buy(rest.parse().ok()?),
+            "p" => {
+                let (package, method) = rest.split_once(':')?;
+                Press::Pay(package.parse().ok()?, Method::parse(method)?)
+            }
+            "m" => {
+                let (decision, order) = rest.split_once(':')?;
+                let approve = match decision {
+                    "a" => true,
+                    "r" => false,
+                    _ => return None,
+                };
+                if !order.starts_with("ord_")
+                    || !order
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return None;
+                }
+                Press::Receipt(approve, order.to_string())
+            }
             _ => return None,
         })
     }
@@ -153,6 +207,10 @@ mod tests {
             Press::Act(CardAction::Extend(Days::new(90).unwrap()), bob.clone()),
             Press::Act(CardAction::Delete, bob.clone()),
             Press::NewDays(Days::new(30).unwrap()),
+            Press::Buy(3),
+            Press::Pay(2, Method::Stars),
+            Press::Receipt(true, "ord_ABCDEFGHIJKLMNOPQRST".into()),
+            Press::Receipt(false, "ord_ABCDEFGHIJKLMNOPQRST".into()),
         ];
         for p in presses {
             let data = p.encode();

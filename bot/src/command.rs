@@ -2,6 +2,7 @@
 //! saying what was wrong and how to write it.
 
 use reseller_core::domain::{Days, Label, Limit, LimitValue, ParseError, Permission, Username};
+use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,12 @@ pub(crate) enum Request {
         display_name: Option<String>,
     },
     Invite(Username),
+    Buy,
+    Packages,
+    SavePackage(NewPackage),
+    PackageActive(String, bool),
+    /// An admin refunds a Stars order.
+    Refund(String),
     Resellers,
     Reseller(Username),
     Grant {
@@ -151,6 +158,22 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 None => return Err(format!("Usage: {u}")),
             }
         }
+        "buy" => Request::Buy,
+        "packages" => Request::Packages,
+        "package" => {
+            let u = "/package add|edit <name> <credits> <price> <currency> [stars], or /package disable|enable <name>";
+            match args {
+                [op, name, credits, price, currency, stars @ ..] if matches!(*op, "add" | "edit") && stars.len() <= 1 => {
+                    Request::SavePackage(NewPackage::parse(name, credits, price, currency, stars.first().copied()).map_err(usage(u))?)
+                }
+                [op, name] if matches!(*op, "disable" | "enable") => Request::PackageActive(name.to_string(), *op == "enable"),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "refund" => match args {
+            [order] if order.starts_with("ord_") => Request::Refund(order.to_string()),
+            _ => return Err("Usage: /refund <order id>, e.g. /refund ord_AbC123".into()),
+        },
         "newreseller" => match args.split_first() {
             Some((name, more)) => Request::NewReseller {
                 username: Username::parse(name).map_err(usage("/newreseller <username> [display name]"))?,

@@ -12,6 +12,8 @@ pub(crate) enum State {
     NewAwaitingDays,
     /// `/new` has the days and asked for the username.
     NewAwaitingUsername { days: Days },
+    /// A manual payment waits for the photo of its receipt.
+    AwaitingReceipt { order: String },
 }
 
 pub(crate) async fn load(core: &Core, chat: i64) -> reseller_core::Result<Option<State>> {

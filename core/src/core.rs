@@ -100,6 +100,26 @@ impl Core {
         Ok(reseller.map(|id| Actor::Reseller(ResellerId(id))))
     }
 
+    /// Telegram ids of the admins, for messages every admin must see.
+    pub async fn admin_ids(&self) -> Result<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT telegram_id FROM admins ORDER BY telegram_id")
+                .fetch_all(self.db.read())
+                .await?,
+        )
+    }
+
+    /// The Telegram id a reseller linked, if any.
+    pub async fn reseller_telegram_id(&self, reseller_id: i64) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT telegram_id FROM resellers WHERE id = $1")
+                .bind(reseller_id)
+                .fetch_optional(self.db.read())
+                .await?
+                .flatten(),
+        )
+    }
+
     /// Notes that a reseller used the bot; best effort, for the admins' overview.
     pub async fn touch_reseller(&self, id: ResellerId) -> Result<()> {
         let mut tx = self.db.begin_write().await?;

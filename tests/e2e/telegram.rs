@@ -52,6 +52,8 @@ struct Inner {
     queued: HashMap<i64, Value>,
     sent: Vec<Sent>,
     answers: Vec<(String, Option<String>)>,
+    /// answerPreCheckoutQuery calls: (query id, ok, error message).
+    pre_checkout_answers: Vec<(String, bool, Option<String>)>,
     calls: HashMap<String, usize>,
     failures: HashMap<String, usize>,
 }
@@ -149,6 +151,48 @@ impl FakeTelegram {
             update["update_id"] = json!(id);
             update
         });
+    }
+
+    /// A photo (say, a payment receipt) from `user`.
+    pub fn send_photo(&self, user: i64, file_id: &str) {
+        self.queue(|id, inner| {
+            let message_id = inner.next_message;
+            inner.next_message += 1;
+            json!({ "update_id": id, "message": {
+                "message_id": message_id, "date": now(), "chat": chat(user), "from": user_json(user),
+                "photo": [{ "file_id": file_id, "file_unique_id": format!("u{file_id}"), "width": 800, "height": 600 }],
+            }})
+        });
+    }
+
+    /// Telegram asking whether `user` may pay `amount` Stars for invoice `payload`.
+    pub fn pre_checkout(&self, user: i64, payload: &str, amount: i64) -> String {
+        let id = self.queue(|id, _| {
+            json!({ "update_id": id, "pre_checkout_query": {
+                "id": format!("pcq{id}"), "from": user_json(user), "currency": "XTR",
+                "total_amount": amount, "invoice_payload": payload,
+            }})
+        });
+        format!("pcq{id}")
+    }
+
+    /// The service message Telegram sends once `user` paid `amount` Stars for `payload`.
+    pub fn stars_paid(&self, user: i64, payload: &str, amount: i64, charge_id: &str) {
+        self.queue(|id, inner| {
+            let message_id = inner.next_message;
+            inner.next_message += 1;
+            json!({ "update_id": id, "message": {
+                "message_id": message_id, "date": now(), "chat": chat(user), "from": user_json(user),
+                "successful_payment": {
+                    "currency": "XTR", "total_amount": amount, "invoice_payload": payload,
+                    "telegram_payment_charge_id": charge_id, "provider_payment_charge_id": "",
+                },
+            }})
+        });
+    }
+
+    pub fn pre_checkout_answers(&self) -> Vec<(String, bool, Option<String>)> {
+        self.lock().pre_checkout_answers.clone()
     }
 
     /// `user` presses a button carrying `data` on message `message_id` of their chat.
@@ -274,6 +318,22 @@ fn bot_user() -> Value {
     })
 }
 
+/// The inline keyboard of a request, flattened to (label, callback data).
+fn buttons(params: &Value) -> Vec<(String, String)> {
+    params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_string(),
+                b["callback_data"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn ok(result: Value) -> Response {
     axum::Json(json!({ "ok": true, "result": result })).into_response()
 }
@@ -283,13 +343,49 @@ fn int(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
+/// The fields of a multipart/form-data body (teloxide sends files, even by id, this way), as a
+/// JSON object; fields that hold JSON (a reply markup) are parsed.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Value {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return json!({});
+    };
+    let body = String::from_utf8_lossy(body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.trim_end_matches("\r\n");
+        let parsed =
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        fields.insert(name.to_string(), parsed);
+    }
+    Value::Object(fields)
+}
+
 async fn handle(
     State(shared): State<Arc<Shared>>,
     Path((_token, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let method = method.to_ascii_lowercase();
-    let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let params: Value = if content_type.starts_with("multipart/form-data") {
+        multipart_fields(content_type, &body)
+    } else {
+        serde_json::from_slice(&body).unwrap_or_else(|_| json!({}))
+    };
     {
         let mut inner = shared.inner.lock().expect("fake Telegram state");
         *inner.calls.entry(method.clone()).or_default() += 1;
@@ -311,18 +407,7 @@ async fn handle(
             let edited = method == "editmessagetext";
             let chat_id = int(&params["chat_id"]).unwrap_or_default();
             let text = params["text"].as_str().unwrap_or_default().to_string();
-            let buttons = params["reply_markup"]["inline_keyboard"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-                .map(|b| {
-                    (
-                        b["text"].as_str().unwrap_or_default().to_string(),
-                        b["callback_data"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
+            let buttons = buttons(&params);
             let mut inner = shared.inner.lock().expect("fake Telegram state");
             let message_id = if edited {
                 int(&params["message_id"]).unwrap_or_default()
@@ -348,6 +433,50 @@ async fn handle(
                 message["reply_markup"] = params["reply_markup"].clone();
             }
             ok(message)
+        }
+        "sendphoto" | "sendinvoice" => {
+            let chat_id = int(&params["chat_id"]).unwrap_or_default();
+            let text = if method == "sendphoto" {
+                params["caption"].as_str().unwrap_or_default().to_string()
+            } else {
+                format!(
+                    "invoice {} {} {}",
+                    params["payload"].as_str().unwrap_or_default(),
+                    params["currency"].as_str().unwrap_or_default(),
+                    params["prices"][0]["amount"]
+                )
+            };
+            let buttons = buttons(&params);
+            let mut inner = shared.inner.lock().expect("fake Telegram state");
+            inner.next_message += 1;
+            let message_id = inner.next_message;
+            inner.sent.push(Sent {
+                chat_id,
+                message_id,
+                text,
+                edited: false,
+                buttons,
+            });
+            ok(
+                json!({ "message_id": message_id, "date": now(), "chat": chat(chat_id), "from": bot_user(), "photo": [
+                    { "file_id": "f", "file_unique_id": "uf", "width": 1, "height": 1 }
+                ]}),
+            )
+        }
+        "answerprecheckoutquery" => {
+            let id = params["pre_checkout_query_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let error = params["error_message"].as_str().map(str::to_string);
+            let ok_flag = params["ok"].as_bool().unwrap_or(false);
+            shared
+                .inner
+                .lock()
+                .expect("fake Telegram state")
+                .pre_checkout_answers
+                .push((id, ok_flag, error));
+            ok(json!(true))
         }
         "answercallbackquery" => {
             let id = params["callback_query_id"]

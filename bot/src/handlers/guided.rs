@@ -51,6 +51,10 @@ pub(crate) async fn on_text(ctx: &Ctx, text: &str) -> HandlerResult {
                     .await
             }
         },
+        Some(State::AwaitingReceipt { .. }) => {
+            ctx.say("Please send a photo of the payment receipt, or /cancel.")
+                .await
+        }
         None => {
             ctx.say("I did not understand that. Send /help for the menu.")
                 .await

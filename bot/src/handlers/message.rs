@@ -1,6 +1,9 @@
-//! Text messages: identify the sender, then route a command or continue a guided flow.
+//! Messages: identify the sender, then route a command, continue a guided flow, take a receipt
+//! photo, or record a Stars payment.
 
-use super::{Ctx, HandlerResult, confirm, credits, guided, link, resellers, stats, subscribers};
+use super::{
+    Ctx, HandlerResult, confirm, credits, guided, link, payments, resellers, stats, subscribers,
+};
 use crate::app::App;
 use crate::command::{self, Request};
 use crate::{conversation, render};
@@ -11,13 +14,21 @@ use teloxide::prelude::*;
 use teloxide::types::Me;
 
 pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) -> HandlerResult {
-    let (Some(user), Some(text)) = (msg.from.as_ref(), msg.text()) else {
+    let Some(user) = msg.from.as_ref() else {
         return Ok(());
     };
     if !msg.chat.is_private() {
         return Ok(());
     }
+    if let Some(payment) = msg.successful_payment() {
+        // Telegram has taken the Stars: record them whatever else is going on.
+        if let Err(e) = payments::paid_with_stars(&app, payment).await {
+            crate::reply::send(&bot, msg.chat.id, &crate::reply::error_text(&e), None).await?;
+        }
+        return Ok(());
+    }
     let telegram_id = TelegramId(user.id.0 as i64);
+    let text = msg.text().unwrap_or_default();
     let parsed = command::parse(text, me.username());
     let actor = match app.core.identify(telegram_id).await {
         Ok(a) => a,
@@ -60,7 +71,14 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
             ctx.say(&format!("⚠️ {}", teloxide::utils::html::escape(&usage)))
                 .await
         }
-        None => guided::on_text(&ctx, text).await,
+        None => match msg.photo() {
+            Some(photo) => match conversation::load(&ctx.app.core, ctx.chat.0).await? {
+                Some(conversation::State::AwaitingReceipt { order }) => payments::receipt(&ctx, &order, photo).await,
+                _ => ctx.say("Photos are only taken as payment receipts, after choosing manual payment in /buy.").await,
+            },
+            None if text.is_empty() => Ok(()),
+            None => guided::on_text(&ctx, text).await,
+        },
     }
 }
 
@@ -144,5 +162,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             limit,
             value,
         } => resellers::set_limit(ctx, &reseller, limit, value).await,
+        Request::Buy | Request::Packages => payments::list(ctx).await,
+        Request::SavePackage(p) => payments::save_package(ctx, &p).await,
+        Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,
+        Request::Refund(order) => payments::refund(ctx, &order).await,
     }
 }

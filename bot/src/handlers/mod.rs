@@ -5,6 +5,7 @@ mod credits;
 mod guided;
 mod link;
 mod message;
+mod payments;
 mod press;
 mod resellers;
 mod stats;
@@ -25,6 +26,7 @@ pub(crate) fn schema() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(Update::filter_message().endpoint(message::on_message))
         .branch(Update::filter_callback_query().endpoint(press::on_press))
+        .branch(Update::filter_pre_checkout_query().endpoint(payments::pre_checkout))
 }
 
 /// One identified user in one chat: what every handler needs.

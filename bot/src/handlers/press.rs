@@ -1,7 +1,7 @@
 //! Button presses. The data is decoded into a [`Press`] and everything it asks for is checked
 //! by core against the presser's own rights, so forged data changes and reveals nothing.
 
-use super::{Ctx, HandlerResult, confirm, credits, guided, subscribers};
+use super::{Ctx, HandlerResult, confirm, credits, guided, payments, subscribers};
 use crate::app::App;
 use crate::callback::{CardAction, Press};
 use crate::reply;
@@ -80,6 +80,9 @@ async fn act(
             CardAction::Enable => subscribers::set_active(ctx, &op, &username, true).await,
             CardAction::Show => subscribers::show_credentials(ctx, &username).await,
         },
+        Press::Buy(package) => payments::methods(ctx, package).await,
+        Press::Pay(package, method) => payments::pay(ctx, package, method).await,
+        Press::Receipt(approve, order) => payments::decide(ctx, approve, &order).await,
         Press::Confirm(_) | Press::Cancel(_) => Ok(()),
     }
 }

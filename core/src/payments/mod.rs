@@ -1,6 +1,7 @@
 //! Buying credits: packages, orders, and what payment providers tell us about them.
 
 mod events;
+mod manual;
 mod orders;
 mod packages;
 

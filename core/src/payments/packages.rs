@@ -18,7 +18,7 @@ pub struct Package {
 }
 
 /// A package as an admin describes it: `/package add Business 3600 180.00 USD [stars]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPackage {
     pub name: Label,
     pub credits: i64,
