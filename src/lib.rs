@@ -95,6 +95,7 @@ impl Application {
             action_burst: settings.rate_limit.burst,
             stars_enabled: settings.stars_enabled,
             manual_instructions: settings.manual_payment_instructions.clone(),
+            checkout: settings.checkout(),
         };
         Ok(Application {
             core,

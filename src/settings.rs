@@ -11,8 +11,18 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 24] = [
     "bot_token",
+    "stripe_secret_key",
+    "stripe_api_url",
+    "btcpay_url",
+    "btcpay_api_key",
+    "btcpay_store_id",
+    "nowpayments_api_key",
+    "nowpayments_api_url",
+    "cryptomus_merchant_id",
+    "cryptomus_api_url",
+    "public_url",
     "stars_enabled",
     "stripe_webhook_secret",
     "stripe_webhook_secret_previous",
@@ -49,6 +59,17 @@ pub struct Settings {
     pub cryptomus_payment_key: Option<String>,
     pub stars_enabled: bool,
     pub manual_payment_instructions: String,
+    /// The public base URL of this server, for providers that take a callback per payment.
+    pub public_url: Option<String>,
+    pub stripe_secret_key: Option<String>,
+    pub stripe_api_url: String,
+    pub btcpay_url: Option<String>,
+    pub btcpay_api_key: Option<String>,
+    pub btcpay_store_id: Option<String>,
+    pub nowpayments_api_key: Option<String>,
+    pub nowpayments_api_url: String,
+    pub cryptomus_merchant_id: Option<String>,
+    pub cryptomus_api_url: String,
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
 }
@@ -181,6 +202,53 @@ impl Settings {
             btcpay: set(&self.btcpay_webhook_secret),
             nowpayments: set(&self.nowpayments_ipn_secret),
             cryptomus: set(&self.cryptomus_payment_key),
+        }
+    }
+
+    /// The providers whose checkout can be created: each needs all of its API settings.
+    pub fn checkout(&self) -> reseller_webhooks::checkout::CheckoutSettings {
+        use reseller_webhooks::checkout::{Api, BtcPayApi, CheckoutSettings, CryptomusApi};
+        let set = |o: &Option<String>| {
+            o.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let base = |u: &str| u.trim_end_matches('/').to_string();
+        CheckoutSettings {
+            public_url: set(&self.public_url),
+            return_url: String::new(),
+            stripe: set(&self.stripe_secret_key).map(|key| Api {
+                base_url: base(&self.stripe_api_url),
+                key,
+            }),
+            btcpay: match (
+                set(&self.btcpay_url),
+                set(&self.btcpay_api_key),
+                set(&self.btcpay_store_id),
+            ) {
+                (Some(url), Some(key), Some(store_id)) => Some(BtcPayApi {
+                    base_url: base(&url),
+                    key,
+                    store_id,
+                }),
+                _ => None,
+            },
+            nowpayments: set(&self.nowpayments_api_key).map(|key| Api {
+                base_url: base(&self.nowpayments_api_url),
+                key,
+            }),
+            cryptomus: match (
+                set(&self.cryptomus_merchant_id),
+                set(&self.cryptomus_payment_key),
+            ) {
+                (Some(merchant_id), Some(payment_key)) => Some(CryptomusApi {
+                    base_url: base(&self.cryptomus_api_url),
+                    merchant_id,
+                    payment_key,
+                }),
+                _ => None,
+            },
         }
     }
 

@@ -23,6 +23,8 @@ pub struct BotSettings {
     pub stars_enabled: bool,
     /// What a reseller paying by hand is told to do.
     pub manual_instructions: String,
+    /// Online payment providers that can create checkouts.
+    pub checkout: reseller_webhooks::checkout::CheckoutSettings,
 }
 
 impl std::fmt::Debug for BotSettings {
@@ -42,6 +44,7 @@ pub(crate) struct App {
     pub limiter: ActionLimiter,
     pub stars_enabled: bool,
     pub manual_instructions: String,
+    pub checkout: reseller_webhooks::checkout::Checkout,
 }
 
 /// Checks the token with Telegram, then answers updates by long polling until `stop` completes.
@@ -65,6 +68,12 @@ pub async fn run(
         limiter: ActionLimiter::new(settings.actions_per_minute, settings.action_burst),
         stars_enabled: settings.stars_enabled,
         manual_instructions: settings.manual_instructions,
+        checkout: reseller_webhooks::checkout::Checkout::new(
+            reseller_webhooks::checkout::CheckoutSettings {
+                return_url: me.tme_url().to_string(),
+                ..settings.checkout
+            },
+        ),
     });
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![app])

@@ -35,19 +35,46 @@ pub(crate) enum Press {
 pub(crate) enum Method {
     Manual,
     Stars,
+    Stripe,
+    Btcpay,
+    NowPayments,
+    Cryptomus,
 }
 
 impl Method {
+    pub(crate) const ONLINE: [Method; 4] = [
+        Method::Stripe,
+        Method::Btcpay,
+        Method::NowPayments,
+        Method::Cryptomus,
+    ];
+
     pub(crate) fn provider(self) -> &'static str {
         match self {
             Method::Manual => "manual",
             Method::Stars => "stars",
+            Method::Stripe => "stripe",
+            Method::Btcpay => "btcpay",
+            Method::NowPayments => "nowpayments",
+            Method::Cryptomus => "cryptomus",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Method::Manual => "🏦 Bank transfer / card (manual)",
+            Method::Stars => "⭐ Telegram Stars",
+            Method::Stripe => "💳 Card (Stripe)",
+            Method::Btcpay => "₿ Bitcoin (BTCPay)",
+            Method::NowPayments => "🪙 Crypto (NOWPayments)",
+            Method::Cryptomus => "🪙 Crypto (Cryptomus)",
         }
     }
 
     fn parse(s: &str) -> Option<Method> {
         [Method::Manual, Method::Stars]
             .into_iter()
+            .chain(Method::ONLINE)
             .find(|m| m.provider() == s)
     }
 }

@@ -10,6 +10,7 @@ mod http;
 mod linking;
 mod money;
 mod payments;
+mod providers;
 mod purchases;
 mod resilience;
 mod security;

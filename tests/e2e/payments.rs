@@ -486,3 +486,232 @@ async fn unconfigured_providers_are_switched_off() {
     );
     assert_eq!(post(&app, "/webhooks/cryptomus", &[], "{}").await, 404);
 }
+
+/// The online checkouts, against stand-ins for the providers' APIs.
+mod checkout {
+    use super::*;
+    use crate::providers::FakeProviders;
+
+    async fn shop(providers: &FakeProviders) -> TestApp {
+        let url = providers.url.clone();
+        let app = TestApp::spawn_with(|s| {
+            s.stripe_webhook_secret = Some(STRIPE_SECRET.into());
+            s.stripe_secret_key = Some("sk_test_e2e".into());
+            s.stripe_api_url = url.clone();
+            s.btcpay_webhook_secret = Some(BTCPAY_SECRET.into());
+            s.btcpay_url = Some(url.clone());
+            s.btcpay_api_key = Some("btcpay_key".into());
+            s.btcpay_store_id = Some("store1".into());
+            s.nowpayments_api_key = Some("np_key".into());
+            s.nowpayments_api_url = url.clone();
+            s.cryptomus_merchant_id = Some("merchant-1".into());
+            s.cryptomus_payment_key = Some(CRYPTOMUS_KEY.into());
+            s.cryptomus_api_url = url.clone();
+            s.public_url = Some("https://bot.example.test/".into());
+        })
+        .await;
+        app.reseller("alice", ALICE).await;
+        app
+    }
+
+    /// Picks Business and `method`; returns the payment link and the order id in the message.
+    async fn checkout(app: &TestApp, method: &str) -> (String, String) {
+        let shop = app.say_expecting(ALICE, "/buy", "Pick one").await;
+        let methods = app.press(ALICE, &shop, "Business").await;
+        let labels: Vec<&str> = methods.buttons.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "💳 Card (Stripe)",
+                "₿ Bitcoin (BTCPay)",
+                "🪙 Crypto (NOWPayments)",
+                "🪙 Crypto (Cryptomus)",
+                "🏦 Bank transfer / card (manual)"
+            ]
+        );
+        let page = app.press(ALICE, &methods, method).await;
+        let order = page
+            .text
+            .split("<code>")
+            .nth(1)
+            .and_then(|s| s.split("</code>").next())
+            .expect("order id")
+            .to_string();
+        (page.button("Pay now"), order)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stripe_checkout_carries_the_order_and_its_webhook_credits_it() {
+        let providers = FakeProviders::start().await;
+        let app = shop(&providers).await;
+        let (url, order) = checkout(&app, "Stripe").await;
+        assert!(
+            url.starts_with("https://checkout.stripe.test/c/cs_test_"),
+            "{url}"
+        );
+        let (headers, form) = providers.last("/v1/checkout/sessions");
+        assert_eq!(headers["authorization"], "Bearer sk_test_e2e");
+        for field in [
+            format!("client_reference_id={order}"),
+            format!("metadata%5Border_id%5D={order}"),
+            "line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=18000".to_string(),
+            "line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=usd".to_string(),
+        ] {
+            assert!(form.contains(&field), "{field} in {form}");
+        }
+        let body = stripe_event(
+            "evt_checkout",
+            "checkout.session.completed",
+            checkout_paid(&order, 18000, "usd"),
+        );
+        assert_eq!(
+            post_stripe(&app, &body, stripe_header(&body, now(), &[STRIPE_SECRET])).await,
+            200
+        );
+        assert_eq!(app.balance(ALICE).await, 3600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn btcpay_invoices_are_settled_only_through_their_own_invoice() {
+        let providers = FakeProviders::start().await;
+        let app = shop(&providers).await;
+        let (url, order) = checkout(&app, "BTCPay").await;
+        let (headers, body) = providers.last("/api/v1/stores/store1/invoices");
+        assert_eq!(headers["authorization"], "token btcpay_key");
+        let invoice: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (invoice["amount"].as_str(), invoice["currency"].as_str()),
+            (Some("180.00"), Some("USD"))
+        );
+        assert_eq!(
+            invoice["metadata"]["orderId"].as_str(),
+            Some(order.as_str())
+        );
+        let invoice_id = url.rsplit('/').next().unwrap().to_string();
+
+        let settle = |delivery: &str, invoice: &str| {
+            json!({ "deliveryId": delivery, "originalDeliveryId": delivery, "type": "InvoiceSettled",
+                    "invoiceId": invoice, "metadata": { "orderId": order } })
+            .to_string()
+        };
+        let sign = |b: &str| {
+            format!(
+                "sha256={}",
+                hmac_hex::<Hmac<sha2::Sha256>>(BTCPAY_SECRET, b.as_bytes())
+            )
+        };
+        let other = settle("d-other", "inv-someone-elses");
+        let before = app.tg.sent().len();
+        assert_eq!(
+            post(
+                &app,
+                "/webhooks/btcpay",
+                &[("btcpay-sig", sign(&other))],
+                &other
+            )
+            .await,
+            200
+        );
+        app.tg
+            .wait_for(ADMIN, before, "settled through another invoice")
+            .await;
+        assert_eq!(app.balance(ALICE).await, 0);
+
+        let right = settle("d-right", &invoice_id);
+        assert_eq!(
+            post(
+                &app,
+                "/webhooks/btcpay",
+                &[("btcpay-sig", sign(&right))],
+                &right
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            app.balance(ALICE).await,
+            0,
+            "the order was closed by the mismatch; nothing is credited"
+        );
+
+        // A fresh order, settled through its own invoice, is credited.
+        let (url, order2) = checkout(&app, "BTCPay").await;
+        let invoice2 = url.rsplit('/').next().unwrap().to_string();
+        let settled =
+            json!({ "deliveryId": "d2", "originalDeliveryId": "d2", "type": "InvoiceSettled",
+                              "invoiceId": invoice2, "metadata": { "orderId": order2 } })
+            .to_string();
+        assert_eq!(
+            post(
+                &app,
+                "/webhooks/btcpay",
+                &[("btcpay-sig", sign(&settled))],
+                &settled
+            )
+            .await,
+            200
+        );
+        assert_eq!(app.balance(ALICE).await, 3600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn crypto_checkouts_are_signed_and_point_their_callbacks_here() {
+        let providers = FakeProviders::start().await;
+        let app = shop(&providers).await;
+        let (url, order) = checkout(&app, "NOWPayments").await;
+        assert!(
+            url.starts_with("https://nowpayments.test/payment/"),
+            "{url}"
+        );
+        let (headers, body) = providers.last("/v1/invoice");
+        assert_eq!(headers["x-api-key"], "np_key");
+        let invoice: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(invoice["order_id"].as_str(), Some(order.as_str()));
+        assert_eq!(invoice["price_amount"].as_f64(), Some(180.0));
+        assert_eq!(
+            invoice["ipn_callback_url"].as_str(),
+            Some("https://bot.example.test/webhooks/nowpayments")
+        );
+
+        let (url, order) = checkout(&app, "Cryptomus").await;
+        assert!(url.starts_with("https://pay.cryptomus.test/pay/"), "{url}");
+        let (headers, body) = providers.last("/v1/payment");
+        assert_eq!(headers["merchant"], "merchant-1");
+        let php = body.replace('/', "\\/");
+        let expected = hex::encode(<md5::Md5 as md5::Digest>::digest(format!(
+            "{}{CRYPTOMUS_KEY}",
+            base64::engine::general_purpose::STANDARD.encode(php)
+        )));
+        assert_eq!(headers["sign"], expected.as_str());
+        let payment: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (payment["amount"].as_str(), payment["order_id"].as_str()),
+            (Some("180.00"), Some(order.as_str()))
+        );
+        assert_eq!(
+            payment["url_callback"].as_str(),
+            Some("https://bot.example.test/webhooks/cryptomus")
+        );
+
+        // The webhook for that payment credits it.
+        let paid = cryptomus_body(&order, "uuid-x", "paid", "180.00", "USD");
+        assert_eq!(post(&app, "/webhooks/cryptomus", &[], &paid).await, 200);
+        assert_eq!(app.balance(ALICE).await, 3600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_provider_that_is_down_gets_a_clear_message_and_no_link() {
+        let providers = FakeProviders::start().await;
+        let app = shop(&providers).await;
+        providers.set_down(true);
+        let shop = app.say_expecting(ALICE, "/buy", "Pick one").await;
+        let methods = app.press(ALICE, &shop, "Starter").await;
+        let reply = app.press(ALICE, &methods, "Stripe").await;
+        assert!(
+            reply.text.contains("stripe is not available right now"),
+            "{}",
+            reply.text
+        );
+        assert!(reply.buttons.is_empty());
+    }
+}

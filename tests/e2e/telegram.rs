@@ -22,7 +22,7 @@ pub struct Sent {
     pub message_id: i64,
     pub text: String,
     pub edited: bool,
-    /// Inline keyboard, flattened: (label, callback data).
+    /// Inline keyboard, flattened: (label, callback data, or the URL of a link button).
     pub buttons: Vec<(String, String)>,
 }
 
@@ -328,7 +328,11 @@ fn buttons(params: &Value) -> Vec<(String, String)> {
         .map(|b| {
             (
                 b["text"].as_str().unwrap_or_default().to_string(),
-                b["callback_data"].as_str().unwrap_or_default().to_string(),
+                b["callback_data"]
+                    .as_str()
+                    .or(b["url"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()

@@ -1,6 +1,7 @@
 //! The HTTP side: health and readiness probes, and the payment providers' webhooks, one module
 //! per provider under [`providers`], each registered in [`router`].
 
+pub mod checkout;
 mod payments;
 pub mod providers;
 

@@ -72,19 +72,20 @@ pub(crate) async fn methods(ctx: &Ctx, package_id: i64) -> HandlerResult {
         }
         Err(e) => return ctx.refuse(&e).await,
     };
-    let mut rows = vec![vec![button(
-        "🏦 Bank transfer / card (manual)",
-        Press::Pay(package.id, Method::Manual),
-    )]];
+    let configured = ctx.app.checkout.providers();
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = Method::ONLINE
+        .into_iter()
+        .filter(|m| configured.contains(&m.provider()))
+        .map(|m| vec![button(m.label(), Press::Pay(package.id, m))])
+        .collect();
     if let (true, Some(stars)) = (ctx.app.stars_enabled, package.stars_price) {
-        rows.insert(
-            0,
-            vec![button(
-                &format!("⭐ Telegram Stars ({stars})"),
-                Press::Pay(package.id, Method::Stars),
-            )],
-        );
+        let label = format!("{} ({stars})", Method::Stars.label());
+        rows.push(vec![button(&label, Press::Pay(package.id, Method::Stars))]);
     }
+    rows.push(vec![button(
+        Method::Manual.label(),
+        Press::Pay(package.id, Method::Manual),
+    )]);
     let text = format!(
         "<b>{}</b>: {} credits for {}. How do you want to pay?",
         escape(&package.name),
@@ -129,6 +130,9 @@ pub(crate) async fn pay(ctx: &Ctx, package_id: i64, method: Method) -> HandlerRe
             ))
             .await
         }
+        Method::Stripe | Method::Btcpay | Method::NowPayments | Method::Cryptomus => {
+            online(ctx, &order).await
+        }
         Method::Stars => {
             let title = format!("{} credits", render::credits(order.credits));
             let description = format!(
@@ -151,6 +155,41 @@ pub(crate) async fn pay(ctx: &Ctx, package_id: i64, method: Method) -> HandlerRe
             })
             .await?;
             Ok(())
+        }
+    }
+}
+
+/// Sends the reseller to the provider's payment page.
+async fn online(ctx: &Ctx, order: &Order) -> HandlerResult {
+    match ctx.app.checkout.create(&order.provider, order).await {
+        Ok(link) => {
+            ctx.app
+                .core
+                .set_order_reference(&order.public_id, &link.reference)
+                .await?;
+            let text = format!(
+                "Order <code>{}</code>: pay <b>{}</b> on the payment page. Your credits arrive here within seconds of the payment.",
+                order.public_id,
+                format_money(order.amount_minor, &order.currency)
+            );
+            match url::Url::parse(&link.url) {
+                Ok(url) => {
+                    ctx.say_with(
+                        &text,
+                        InlineKeyboardMarkup::new([[InlineKeyboardButton::url("Pay now", url)]]),
+                    )
+                    .await
+                }
+                Err(_) => ctx.say(&format!("{text}\n{}", escape(&link.url))).await,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(provider = %order.provider, error = %e, "checkout failed");
+            ctx.say(&format!(
+                "⚠️ {} is not available right now. Please try again in a minute or pick another payment method.",
+                order.provider
+            ))
+            .await
         }
     }
 }
