@@ -274,6 +274,11 @@ async fn fulfil(
     paid: &str,
     reference: Option<String>,
 ) -> Result<Received> {
+    // The ledger row names the order and the provider's own payment id, for reconciliation.
+    let note = match &reference {
+        Some(r) => format!("order {} ({provider} {r})", o.public_id),
+        None => format!("order {}", o.public_id),
+    };
     let marked = sqlx::query(
         "UPDATE orders SET status = 'paid', paid_at = $1, provider_reference = COALESCE($2, provider_reference) \
          WHERE id = $3 AND status = 'pending'",
@@ -295,7 +300,7 @@ async fn fulfil(
             kind: Kind::Purchase,
             actor: format!("payment:{provider}"),
             subscriber: None,
-            note: Some(&format!("order {}", o.public_id)),
+            note: Some(&note),
             key: format!("order:{}:purchase", o.id),
         },
         true,
