@@ -70,6 +70,7 @@ pub struct Application {
     listener: TcpListener,
     bot: reseller_bot::BotSettings,
     payments: reseller_webhooks::PaymentSecrets,
+    server: reseller_webhooks::ServerInfo,
 }
 
 impl Application {
@@ -102,6 +103,7 @@ impl Application {
             listener,
             bot,
             payments: settings.payment_secrets(),
+            server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
         })
     }
 
@@ -129,6 +131,7 @@ impl Application {
             self.listener,
             self.core.clone(),
             self.payments,
+            self.server,
             stopped(),
         ));
         let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));

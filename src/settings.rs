@@ -11,8 +11,9 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 24] = [
+const ENV_KEYS: [&str; 25] = [
     "bot_token",
+    "stream_url",
     "stripe_secret_key",
     "stripe_api_url",
     "btcpay_url",
@@ -59,6 +60,8 @@ pub struct Settings {
     pub cryptomus_payment_key: Option<String>,
     pub stars_enabled: bool,
     pub manual_payment_instructions: String,
+    /// Where players reach the streams, reported in `player_api.php`'s server_info.
+    pub stream_url: url::Url,
     /// The public base URL of this server, for providers that take a callback per payment.
     pub public_url: Option<String>,
     pub stripe_secret_key: Option<String>,

@@ -9,6 +9,7 @@ pub struct Core {
     pub(crate) db: Db,
     pub(crate) cipher: Arc<CredentialCipher>,
     pub(crate) policy: Arc<Policy>,
+    pub(crate) access: Arc<crate::access::AccessCache>,
 }
 
 /// Tunable rules, from configuration.
@@ -44,6 +45,7 @@ impl Core {
             db,
             cipher: Arc::new(cipher),
             policy: Arc::new(policy),
+            access: Default::default(),
         }
     }
 

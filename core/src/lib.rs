@@ -5,6 +5,7 @@
 //! [`domain`] types, call a method on [`Core`], and render what comes back. Nothing in this crate
 //! knows about Telegram or HTTP.
 
+pub mod access;
 pub mod actor;
 mod audit;
 pub mod conversation;

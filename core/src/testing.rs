@@ -64,6 +64,7 @@ impl Core {
             .await
             .expect("update expiry");
         tx.commit().await.expect("commit");
+        self.access.forget(username);
     }
 }
 

@@ -10,6 +10,7 @@ mod http;
 mod linking;
 mod money;
 mod payments;
+mod player_api;
 mod providers;
 mod purchases;
 mod resilience;

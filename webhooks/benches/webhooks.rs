@@ -107,10 +107,12 @@ async fn main() {
         stripe_tolerance_secs: 300,
         ..Default::default()
     };
+    let server = reseller_webhooks::ServerInfo::from_url(&base.parse().expect("valid URL"));
     tokio::spawn(reseller_webhooks::serve(
         listener,
         core.clone(),
         secrets,
+        server,
         std::future::pending(),
     ));
 

@@ -1,11 +1,14 @@
-//! The HTTP side: health and readiness probes, and the payment providers' webhooks, one module
-//! per provider under [`providers`], each registered in [`router`].
+//! The HTTP side: health and readiness probes, the payment providers' webhooks (one module per
+//! provider under [`providers`]) and the subscriber API players log in with, each registered
+//! in [`router`].
 
 pub mod checkout;
 mod payments;
+mod player_api;
 pub mod providers;
 
 pub use payments::PaymentSecrets;
+pub use player_api::ServerInfo;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,10 +25,13 @@ use tokio::net::TcpListener;
 pub(crate) struct AppState {
     pub core: Core,
     pub secrets: Arc<PaymentSecrets>,
+    pub server: Arc<ServerInfo>,
+    /// Failed player logins per client address.
+    pub guesses: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 /// All HTTP routes, over the shared core.
-pub fn router(core: Core, secrets: PaymentSecrets) -> Router {
+pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -36,9 +42,12 @@ pub fn router(core: Core, secrets: PaymentSecrets) -> Router {
             post(providers::nowpayments::webhook),
         )
         .route("/webhooks/cryptomus", post(providers::cryptomus::webhook))
+        .route("/player_api.php", get(player_api::player_api))
         .with_state(AppState {
             core,
             secrets: Arc::new(secrets),
+            server: Arc::new(server),
+            guesses: Arc::new(player_api::guess_limiter()),
         })
 }
 
@@ -47,9 +56,12 @@ pub async fn serve(
     listener: TcpListener,
     core: Core,
     secrets: PaymentSecrets,
+    server: ServerInfo,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(core, secrets))
+    let app =
+        router(core, secrets, server).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
 }

@@ -115,6 +115,8 @@ impl Core {
             charged: if actor.is_admin() { 0 } else { days.get() },
             balance,
         };
-        self.finish(claimed, op, value).await
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
     }
 }

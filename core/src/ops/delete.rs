@@ -49,6 +49,8 @@ impl Core {
             username: sub.username,
             days_left,
         };
-        self.finish(claimed, op, value).await
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
     }
 }

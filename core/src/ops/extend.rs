@@ -84,6 +84,8 @@ impl Core {
             charged: if owner.is_some() { days.get() } else { 0 },
             balance,
         };
-        self.finish(claimed, op, value).await
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
     }
 }

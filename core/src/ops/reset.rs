@@ -33,6 +33,8 @@ impl Core {
             },
         )
         .await?;
-        self.finish(claimed, op, sub.username).await
+        let done = self.finish(claimed, op, sub.username).await?;
+        self.access.forget(&done.value);
+        Ok(done)
     }
 }

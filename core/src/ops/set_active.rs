@@ -44,6 +44,8 @@ impl Core {
             },
         )
         .await?;
-        self.finish(claimed, op, true).await
+        let done = self.finish(claimed, op, true).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
     }
 }

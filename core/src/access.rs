@@ -1,0 +1,102 @@
+//! Subscriber credentials for the streaming hot path (player API, stream authorization), kept in
+//! memory so that a player's request costs a map lookup and a SHA-256, never a database query
+//! or a slow password hash. Entries load on first use and are dropped by every change to the
+//! subscriber made through core, so the next request sees the change at once. A request that
+//! read the row just before a change could put the old entry back; entries older than
+//! [`MAX_AGE`] are reloaded, which bounds that window.
+
+use crate::core::to_time;
+use crate::{Core, Result};
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// What the streaming side needs to know about a subscriber.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub username: String,
+    password_sha: [u8; 32],
+    pub expires_at: DateTime<Utc>,
+    pub active: bool,
+    pub max_connections: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How long an entry is trusted without a reload.
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+
+/// The cache itself; one per [`Core`].
+#[derive(Debug, Default)]
+pub(crate) struct AccessCache {
+    entries: DashMap<String, (Instant, Arc<Access>)>,
+}
+
+impl AccessCache {
+    pub(crate) fn forget(&self, username: &str) {
+        self.entries.remove(username);
+    }
+}
+
+fn sha(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+impl Core {
+    /// The subscriber if `password` is theirs; `None` for a wrong password and for an unknown
+    /// username alike, compared in constant time.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Arc<Access>>> {
+        let given = sha(password);
+        let cached = self
+            .access
+            .entries
+            .get(username)
+            .filter(|e| e.0.elapsed() < MAX_AGE)
+            .map(|e| e.1.clone());
+        let access = match cached {
+            Some(a) => Some(a),
+            None => self.load_access(username).await?,
+        };
+        Ok(match access {
+            Some(a) if bool::from(a.password_sha.ct_eq(&given)) => Some(a),
+            Some(_) => None,
+            None => {
+                // Same work as a known user, so timing does not tell which usernames exist.
+                let _ = sha("unknown").ct_eq(&given);
+                None
+            }
+        })
+    }
+
+    async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
+        let row: Option<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT username, password_enc, expires_at, active, max_connections, created_at FROM subscribers WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(self.db.read())
+        .await?;
+        let Some((username, password_enc, expires_at, active, max_connections, created_at)) = row
+        else {
+            return Ok(None);
+        };
+        let password = self.cipher.decrypt(&username, &password_enc)?;
+        let access = Arc::new(Access {
+            password_sha: sha(&password),
+            expires_at: to_time(expires_at),
+            active: active != 0,
+            max_connections,
+            created_at: to_time(created_at),
+            username: username.clone(),
+        });
+        self.access
+            .entries
+            .insert(username, (Instant::now(), access.clone()));
+        Ok(Some(access))
+    }
+}
