@@ -42,6 +42,8 @@ pub(crate) enum Request {
     PackageActive(String, bool),
     /// An admin refunds a Stars order.
     Refund(String),
+    Channels,
+    ImportChannels(String),
     Resellers,
     Reseller(Username),
     Grant {
@@ -170,6 +172,11 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "channels" => match args {
+            [] => Request::Channels,
+            ["import", url] => Request::ImportChannels(url.to_string()),
+            _ => return Err("Usage: /channels, or /channels import <playlist URL>".into()),
+        },
         "refund" => match args {
             [order] if order.starts_with("ord_") => Request::Refund(order.to_string()),
             _ => return Err("Usage: /refund <order id>, e.g. /refund ord_AbC123".into()),

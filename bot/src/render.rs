@@ -42,6 +42,7 @@ pub(crate) fn help(actor: &Actor) -> String {
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\
         /stats — dashboard\n\
+        /buy — buy credits\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
@@ -59,11 +60,14 @@ pub(crate) fn help(actor: &Actor) -> String {
              /perm &lt;reseller&gt; &lt;permission&gt; on|off\n\
              /limit &lt;reseller&gt; max_users|max_connections_per_user &lt;value&gt;\n\
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
-             /stats — global dashboard\n\n\
+             /stats — global dashboard\n\
+             /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
+             /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\n\
              {}",
             reseller
                 .replace("/balance — your credits (1 credit = 1 day)\n", "")
                 .replace("/history — credit history\n", "")
+                .replace("/buy — buy credits\n", "")
                 .replace(
                     "/brand &lt;panel name&gt; — the name on your credentials (if allowed)\n",
                     ""

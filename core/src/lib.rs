@@ -8,6 +8,7 @@
 pub mod access;
 pub mod actor;
 mod audit;
+pub mod channels;
 pub mod conversation;
 mod core;
 mod db;

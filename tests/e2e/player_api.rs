@@ -129,3 +129,170 @@ async fn wrong_passwords_and_unknown_users_look_the_same_and_guessing_is_slowed(
         "failed logins from one address are rate limited: {statuses:?}"
     );
 }
+
+/// Serves `body` at `/playlist.m3u` on a local port; returns its URL.
+async fn serve_playlist(body: &'static str) -> String {
+    let router = axum::Router::new().route(
+        "/playlist.m3u",
+        axum::routing::get(move || async move { body }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/playlist.m3u", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+const PLAYLIST: &str = "#EXTM3U\n\
+#EXTINF:-1 tvg-id=\"news1\" tvg-logo=\"http://logos/n1.png\" group-title=\"News\",News One\nhttp://origin/news1.ts\n\
+#EXTINF:-1 tvg-id=\"news2\" group-title=\"News\",News Two\nhttp://origin/news2.ts\n\
+#EXTINF:-1 tvg-id=\"sport1\" group-title=\"Sports\",Sport One\nhttp://origin/sport1.ts\n";
+
+async fn get(app: &TestApp, path: &str, query: &[(&str, &str)]) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}{path}", app.http))
+        .query(query)
+        .send()
+        .await
+        .expect("answers");
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() {
+    let app =
+        TestApp::spawn_with(|s| s.stream_url = "http://stream.example.test:8081/".parse().unwrap())
+            .await;
+    let url = serve_playlist(PLAYLIST).await;
+    let refused = app
+        .say(ADMIN, "/channels import http://127.0.0.1:1/nothing.m3u")
+        .await;
+    assert!(
+        refused.text.contains("Could not read the playlist"),
+        "{}",
+        refused.text
+    );
+    let imported = app
+        .say_expecting(ADMIN, &format!("/channels import {url}"), "Imported")
+        .await;
+    assert!(
+        imported
+            .text
+            .contains("Imported 3 channels in 2 categories"),
+        "{}",
+        imported.text
+    );
+    let summary = app.say_expecting(ADMIN, "/channels", "channels in").await;
+    assert!(
+        summary.text.contains("• News — 2") && summary.text.contains("• Sports — 1"),
+        "{}",
+        summary.text
+    );
+
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 10).await;
+    let card = app.say_expecting(ALICE, "/new 10 watcher", "Create").await;
+    let pass = password(&app.press(ALICE, &card, "Confirm").await.text);
+    let creds = [("username", "watcher"), ("password", pass.as_str())];
+
+    let (_, cats) = get(
+        &app,
+        "/player_api.php",
+        &[creds[0], creds[1], ("action", "get_live_categories")],
+    )
+    .await;
+    let cats: Value = serde_json::from_str(&cats).unwrap();
+    let names: Vec<&str> = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["category_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["News", "Sports"]);
+    let news_id = cats[0]["category_id"].as_str().unwrap().to_string();
+    let (_, streams) = get(
+        &app,
+        "/player_api.php",
+        &[
+            creds[0],
+            creds[1],
+            ("action", "get_live_streams"),
+            ("category_id", &news_id),
+        ],
+    )
+    .await;
+    let streams: Value = serde_json::from_str(&streams).unwrap();
+    let names: Vec<&str> = streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["News One", "News Two"]);
+    assert_eq!(streams[0]["stream_icon"], "http://logos/n1.png");
+    assert_eq!(streams[0]["category_id"], news_id.as_str());
+    let stream_id = streams[0]["stream_id"].as_i64().unwrap();
+
+    let (status, m3u) = get(
+        &app,
+        "/get.php",
+        &[creds[0], creds[1], ("type", "m3u_plus"), ("output", "ts")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(m3u.starts_with("#EXTM3U\n"), "{m3u}");
+    assert!(m3u.contains("group-title=\"News\",News One\n"), "{m3u}");
+    assert!(
+        m3u.contains(&format!(
+            "http://stream.example.test:8081/live/watcher/{pass}/{stream_id}.ts"
+        )),
+        "{m3u}"
+    );
+    let (_, hls) = get(
+        &app,
+        "/get.php",
+        &[creds[0], creds[1], ("type", "m3u_plus"), ("output", "m3u8")],
+    )
+    .await;
+    assert!(hls.contains(&format!("/{stream_id}.m3u8")), "{hls}");
+    assert_eq!(
+        get(&app, "/get.php", &[creds[0], ("password", "wrong")])
+            .await
+            .0,
+        401
+    );
+
+    // A refreshed playlist keeps the ids of channels still in it and drops the rest.
+    let url2 = serve_playlist(
+        "#EXTM3U\n#EXTINF:-1 group-title=\"News\",News One (renamed)\nhttp://origin/news1.ts\n",
+    )
+    .await;
+    let again = app
+        .say_expecting(ADMIN, &format!("/channels import {url2}"), "Imported")
+        .await;
+    assert!(
+        again
+            .text
+            .contains("2 channels no longer in the playlist were removed"),
+        "{}",
+        again.text
+    );
+    let (_, streams) = get(
+        &app,
+        "/player_api.php",
+        &[creds[0], creds[1], ("action", "get_live_streams")],
+    )
+    .await;
+    let streams: Value = serde_json::from_str(&streams).unwrap();
+    assert_eq!(streams.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            streams[0]["stream_id"].as_i64(),
+            streams[0]["name"].as_str()
+        ),
+        (Some(stream_id), Some("News One (renamed)"))
+    );
+
+    app.say_expecting(ALICE, "/disable watcher", "disabled")
+        .await;
+    assert_eq!(get(&app, "/get.php", &[creds[0], creds[1]]).await.0, 403);
+}

@@ -43,6 +43,7 @@ pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router
         )
         .route("/webhooks/cryptomus", post(providers::cryptomus::webhook))
         .route("/player_api.php", get(player_api::player_api))
+        .route("/get.php", get(player_api::playlist))
         .with_state(AppState {
             core,
             secrets: Arc::new(secrets),

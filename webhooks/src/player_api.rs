@@ -18,6 +18,8 @@ use std::num::NonZeroU32;
 /// Where players are told the streams are: the public streaming URL's parts.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
+    /// The URL itself, without a trailing slash: stream URLs are built on it.
+    pub base: String,
     pub host: String,
     pub port: u16,
     pub https_port: u16,
@@ -28,6 +30,7 @@ impl ServerInfo {
     /// From a URL such as `http://stream.example.com:8080`.
     pub fn from_url(url: &reqwest::Url) -> ServerInfo {
         ServerInfo {
+            base: url.as_str().trim_end_matches('/').to_string(),
             host: url.host_str().unwrap_or("localhost").to_string(),
             port: url.port_or_known_default().unwrap_or(80),
             https_port: if url.scheme() == "https" {
@@ -54,6 +57,45 @@ pub(crate) struct Login {
     #[serde(default)]
     password: String,
     action: Option<String>,
+    category_id: Option<String>,
+    /// `get.php`: `m3u_plus`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// `get.php`: `ts` or `m3u8`.
+    output: Option<String>,
+}
+
+/// Checks the credentials; `Err` is the answer to give (wrong credentials, or too many).
+async fn authenticated(
+    state: &AppState,
+    peer: SocketAddr,
+    login: &Login,
+) -> Result<std::sync::Arc<Access>, Response> {
+    match state
+        .core
+        .authenticate(&login.username, &login.password)
+        .await
+    {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => {
+            if state.guesses.check_key(&peer.ip()).is_err() {
+                return Err((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed logins; slow down",
+                )
+                    .into_response());
+            }
+            Err(axum::Json(json!({ "user_info": { "auth": 0 } })).into_response())
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "player login failed on our side");
+            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
+        }
+    }
+}
+
+fn can_watch(a: &Access) -> bool {
+    a.active && a.expires_at > Utc::now()
 }
 
 pub(crate) async fn player_api(
@@ -61,37 +103,102 @@ pub(crate) async fn player_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match state
-        .core
-        .authenticate(&login.username, &login.password)
-        .await
-    {
+    let access = match authenticated(&state, peer, &login).await {
         Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = ?e, "player login failed on our side");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
+        Err(answer) => return answer,
     };
-    let Some(access) = access else {
-        if state.guesses.check_key(&peer.ip()).is_err() {
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed logins; slow down",
-            )
-                .into_response();
-        }
-        return axum::Json(json!({ "user_info": { "auth": 0 } })).into_response();
-    };
-    match login.action.as_deref() {
-        None | Some("") => {
-            axum::Json(login_answer(&access, &login.password, &state.server)).into_response()
-        }
-        Some(other) => (
-            StatusCode::NOT_IMPLEMENTED,
-            axum::Json(json!({ "error": format!("action {other} is not served yet") })),
-        )
-            .into_response(),
+    let action = login.action.as_deref().unwrap_or("");
+    if action.is_empty() {
+        return axum::Json(login_answer(&access, &login.password, &state.server)).into_response();
     }
+    if !can_watch(&access) {
+        return axum::Json(json!([])).into_response();
+    }
+    let category = login
+        .category_id
+        .as_deref()
+        .and_then(|c| c.parse::<i64>().ok());
+    let listing = match action {
+        "get_live_categories" => state.core.channel_categories().await.map(|cats| {
+            cats.iter()
+                .map(|c| json!({ "category_id": c.id.to_string(), "category_name": c.name, "parent_id": 0 }))
+                .collect::<Vec<_>>()
+        }),
+        "get_live_streams" => state.core.channels(category).await.map(|channels| {
+            channels
+                .iter()
+                .map(|c| {
+                    json!({
+                        "num": c.num, "name": c.name, "stream_type": "live", "stream_id": c.id,
+                        "stream_icon": c.logo, "epg_channel_id": c.epg_id, "added": "0",
+                        "category_id": c.category_id.to_string(), "custom_sid": "", "tv_archive": 0,
+                        "direct_source": "", "tv_archive_duration": 0,
+                    })
+                })
+                .collect()
+        }),
+        // Actions for content we do not carry (VOD, series) list nothing, as panels without it do.
+        "get_vod_categories" | "get_vod_streams" | "get_series_categories" | "get_series" => Ok(Vec::new()),
+        other => {
+            return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("unknown action {other}") }))).into_response();
+        }
+    };
+    match listing {
+        Ok(items) => axum::Json(items).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "channel listing failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// `get.php`: the subscriber's whole playlist in `m3u_plus` format.
+pub(crate) async fn playlist(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(login): Query<Login>,
+) -> Response {
+    let access = match authenticated(&state, peer, &login).await {
+        Ok(a) => a,
+        Err(_) => return (StatusCode::UNAUTHORIZED, "wrong username or password").into_response(),
+    };
+    if !can_watch(&access) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this subscription is disabled or expired",
+        )
+            .into_response();
+    }
+    if login
+        .kind
+        .as_deref()
+        .is_some_and(|k| k != "m3u_plus" && k != "m3u")
+    {
+        return (StatusCode::BAD_REQUEST, "type must be m3u_plus").into_response();
+    }
+    let ext = match login.output.as_deref() {
+        Some("m3u8") | Some("hls") => "m3u8",
+        _ => "ts",
+    };
+    let (categories, channels) = match (
+        state.core.channel_categories().await,
+        state.core.channels(None).await,
+    ) {
+        (Ok(c), Ok(ch)) => (c, ch),
+        _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    let mut m3u = String::from("#EXTM3U\n");
+    for c in &channels {
+        let group = categories
+            .iter()
+            .find(|k| k.id == c.category_id)
+            .map_or("", |k| k.name.as_str());
+        m3u.push_str(&format!(
+            "#EXTINF:-1 tvg-id=\"{}\" tvg-name=\"{}\" tvg-logo=\"{}\" group-title=\"{}\",{}\n{}/live/{}/{}/{}.{ext}\n",
+            c.epg_id, c.name, c.logo, group, c.name, state.server.base, access.username, login.password, c.id
+        ));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "audio/x-mpegurl")], m3u).into_response()
 }
 
 fn login_answer(a: &Access, password: &str, server: &ServerInfo) -> serde_json::Value {

@@ -2,7 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, confirm, credits, guided, link, payments, resellers, stats, subscribers,
+    Ctx, HandlerResult, channels, confirm, credits, guided, link, payments, resellers, stats,
+    subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -166,5 +167,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,
         Request::Refund(order) => payments::refund(ctx, &order).await,
+        Request::Channels => channels::show(ctx).await,
+        Request::ImportChannels(url) => channels::import(ctx, &url).await,
     }
 }

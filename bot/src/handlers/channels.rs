@@ -1,0 +1,88 @@
+//! Admins' `/channels`: import the streaming server's M3U playlist by URL, and see what is there.
+
+use super::{Ctx, HandlerResult};
+use reseller_core::CoreError;
+use reseller_core::channels::parse_m3u;
+use std::time::Duration;
+use teloxide::utils::html::escape;
+
+/// Playlists bigger than this are refused rather than read into memory.
+const MAX_PLAYLIST_BYTES: usize = 20 * 1024 * 1024;
+
+pub(crate) async fn show(ctx: &Ctx) -> HandlerResult {
+    if !ctx.actor.is_admin() {
+        return ctx.refuse(&CoreError::AdminOnly).await;
+    }
+    let (categories, channels) = (
+        ctx.app.core.channel_categories().await?,
+        ctx.app.core.channels(None).await?,
+    );
+    let mut text = format!(
+        "📺 <b>{}</b> channels in <b>{}</b> categories.",
+        channels.len(),
+        categories.len()
+    );
+    for c in categories.iter().take(30) {
+        let n = channels.iter().filter(|ch| ch.category_id == c.id).count();
+        text.push_str(&format!("\n• {} — {n}", escape(&c.name)));
+    }
+    text.push_str("\n\nImport or refresh with /channels import &lt;playlist URL&gt;.");
+    ctx.say(&text).await
+}
+
+pub(crate) async fn import(ctx: &Ctx, url: &str) -> HandlerResult {
+    if !ctx.actor.is_admin() {
+        return ctx.refuse(&CoreError::AdminOnly).await;
+    }
+    let text = match fetch(url).await {
+        Ok(t) => t,
+        Err(why) => {
+            return ctx
+                .say(&format!("⚠️ Could not read the playlist: {}", escape(&why)))
+                .await;
+        }
+    };
+    let entries = match parse_m3u(&text) {
+        Ok(e) => e,
+        Err(e) => return ctx.say(&format!("⚠️ {}", escape(&e.0))).await,
+    };
+    match ctx.app.core.import_channels(&ctx.actor, &entries).await {
+        Ok(done) => {
+            ctx.say(&format!(
+                "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
+                done.channels, done.categories, done.removed
+            ))
+            .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+async fn fetch(url: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(url).map_err(|_| format!("“{url}” is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("only http and https playlist URLs are read".into());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "the server answered HTTP {}",
+            resp.status().as_u16()
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_PLAYLIST_BYTES {
+            return Err(format!(
+                "it is larger than {} MB",
+                MAX_PLAYLIST_BYTES / 1024 / 1024
+            ));
+        }
+    }
+    String::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())
+}
