@@ -44,6 +44,7 @@ pub(crate) enum Request {
     Refund(String),
     Channels,
     ImportChannels(String),
+    Kick(Username),
     Resellers,
     Reseller(Username),
     Grant {
@@ -172,6 +173,7 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "kick" => Request::Kick(user("/kick <username>")(args)?),
         "channels" => match args {
             [] => Request::Channels,
             ["import", url] => Request::ImportChannels(url.to_string()),

@@ -37,7 +37,8 @@ pub(crate) fn help(actor: &Actor) -> String {
         /disable, /enable &lt;username&gt;\n\
         /delete &lt;username&gt;\n\
         /show &lt;username&gt; — credentials again\n\
-        /note &lt;username&gt; &lt;text&gt; — notes on a subscriber\n\n\
+        /note &lt;username&gt; &lt;text&gt; — notes on a subscriber\n\
+        /kick &lt;username&gt; — end their live connections\n\n\
         <b>Account</b>\n\
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\

@@ -10,6 +10,7 @@ pub struct Core {
     pub(crate) cipher: Arc<CredentialCipher>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) access: Arc<crate::access::AccessCache>,
+    pub(crate) sessions: Arc<crate::connections::Sessions>,
 }
 
 /// Tunable rules, from configuration.
@@ -46,6 +47,7 @@ impl Core {
             cipher: Arc::new(cipher),
             policy: Arc::new(policy),
             access: Default::default(),
+            sessions: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod access;
 pub mod actor;
 mod audit;
 pub mod channels;
+pub mod connections;
 pub mod conversation;
 mod core;
 mod db;

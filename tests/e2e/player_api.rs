@@ -296,3 +296,72 @@ async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() 
         .await;
     assert_eq!(get(&app, "/get.php", &[creds[0], creds[1]]).await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_authorization_enforces_max_connections_and_kicks() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 10).await;
+    let card = app.say_expecting(ALICE, "/new 10 streamer", "Create").await;
+    let pass = password(&app.press(ALICE, &card, "Confirm").await.text);
+    let check = |session: &'static str, password: String| {
+        let app = &app;
+        async move {
+            let q = [
+                ("username", "streamer"),
+                ("password", password.as_str()),
+                ("session", session),
+            ];
+            get(app, "/auth/stream", &q).await
+        }
+    };
+    for s in ["s1", "s2", "s3"] {
+        assert_eq!(check(s, pass.clone()).await.0, 200, "{s}");
+    }
+    let (status, why) = check("s4", pass.clone()).await;
+    assert_eq!((status, why.as_str()), (403, "too many connections"));
+    assert_eq!(
+        check("s1", pass.clone()).await.0,
+        200,
+        "a heartbeat of a known session is allowed"
+    );
+    let card = app.say_expecting(ALICE, "/user streamer", "streamer").await;
+    assert!(card.text.contains("Connections: 3 of 3"), "{}", card.text);
+    let stats = app.say_expecting(ALICE, "/stats", "Dashboard").await;
+    assert!(stats.text.contains("Connections now: 3"), "{}", stats.text);
+
+    let end = [
+        ("username", "streamer"),
+        ("password", pass.as_str()),
+        ("session", "s3"),
+    ];
+    assert_eq!(get(&app, "/auth/stream/end", &end).await.0, 204);
+    assert_eq!(
+        check("s4", pass.clone()).await.0,
+        200,
+        "the freed slot is usable"
+    );
+    assert_eq!(check("s5", "wrong".into()).await.0, 403);
+
+    let kicked = app.say(ALICE, "/kick streamer").await;
+    assert!(
+        kicked.text.contains("Ended 3 connection(s)"),
+        "{}",
+        kicked.text
+    );
+    assert_eq!(
+        check("s1", pass.clone()).await.0,
+        403,
+        "a kicked session is refused"
+    );
+    let card = app.say_expecting(ALICE, "/user streamer", "streamer").await;
+    assert!(card.text.contains("Connections: 0 of 3"), "{}", card.text);
+
+    app.say_expecting(ALICE, "/disable streamer", "disabled")
+        .await;
+    assert_eq!(
+        check("s9", pass.clone()).await.0,
+        403,
+        "a disabled subscriber cannot start a stream"
+    );
+}

@@ -44,6 +44,11 @@ pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router
         .route("/webhooks/cryptomus", post(providers::cryptomus::webhook))
         .route("/player_api.php", get(player_api::player_api))
         .route("/get.php", get(player_api::playlist))
+        .route("/auth/stream", get(player_api::authorize_stream))
+        .route(
+            "/auth/stream/end",
+            get(player_api::end_stream).post(player_api::end_stream),
+        )
         .with_state(AppState {
             core,
             secrets: Arc::new(secrets),

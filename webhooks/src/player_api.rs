@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reseller_core::access::Access;
+use reseller_core::connections::Verdict;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -235,4 +236,79 @@ fn login_answer(a: &Access, password: &str, server: &ServerInfo) -> serde_json::
             "time_now": now.format("%Y-%m-%d %H:%M:%S").to_string(),
         },
     })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StreamCheck {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// The streaming server's id for this playback (one per player connection).
+    #[serde(default)]
+    session: String,
+}
+
+/// Stream authorization for the streaming server (nginx `auth_request`, media-server play
+/// hooks): 200 to allow the session, 403 to refuse it. Call it on start and as a heartbeat.
+pub(crate) async fn authorize_stream(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(check): Query<StreamCheck>,
+) -> Response {
+    if check.session.is_empty() || check.session.len() > 128 {
+        return (
+            StatusCode::BAD_REQUEST,
+            "a session id (1 to 128 characters) is required",
+        )
+            .into_response();
+    }
+    let access = match state
+        .core
+        .authenticate(&check.username, &check.password)
+        .await
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            if state.guesses.check_key(&peer.ip()).is_err() {
+                return StatusCode::TOO_MANY_REQUESTS.into_response();
+            }
+            return (StatusCode::FORBIDDEN, "wrong username or password").into_response();
+        }
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    match state.core.authorize_stream(&access, &check.session).await {
+        Ok(Verdict::Allow) => (StatusCode::OK, "allow").into_response(),
+        Ok(Verdict::Denied) => (
+            StatusCode::FORBIDDEN,
+            "subscription disabled, expired or session ended",
+        )
+            .into_response(),
+        Ok(Verdict::TooManyConnections) => {
+            (StatusCode::FORBIDDEN, "too many connections").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "stream authorization failed on our side");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// The streaming server reports that a session ended.
+pub(crate) async fn end_stream(
+    State(state): State<AppState>,
+    Query(check): Query<StreamCheck>,
+) -> Response {
+    match state
+        .core
+        .authenticate(&check.username, &check.password)
+        .await
+    {
+        Ok(Some(a)) => match state.core.end_stream(&a.username, &check.session).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        },
+        Ok(None) => StatusCode::FORBIDDEN.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }

@@ -169,5 +169,6 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Refund(order) => payments::refund(ctx, &order).await,
         Request::Channels => channels::show(ctx).await,
         Request::ImportChannels(url) => channels::import(ctx, &url).await,
+        Request::Kick(u) => subscribers::kick(ctx, &u).await,
     }
 }

@@ -105,3 +105,16 @@ pub(crate) async fn set_notes(
         Err(e) => ctx.refuse(&e).await,
     }
 }
+
+pub(crate) async fn kick(ctx: &Ctx, username: &Username) -> HandlerResult {
+    if !ctx.within_rate_limit().await? {
+        return Ok(());
+    }
+    match ctx.app.core.kick(&ctx.actor, username).await {
+        Ok(n) => {
+            ctx.say(&format!("✅ Ended {n} connection(s) of <b>{username}</b>."))
+                .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
