@@ -258,7 +258,7 @@ async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() 
         get(&app, "/get.php", &[creds[0], ("password", "wrong")])
             .await
             .0,
-        401
+        403
     );
 
     // A refreshed playlist keeps the ids of channels still in it and drops the rest.

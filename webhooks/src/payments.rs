@@ -49,7 +49,7 @@ pub(crate) fn refuse(e: SignatureError) -> Response {
     (status, axum::Json(json!({ "error": why }))).into_response()
 }
 
-pub(crate) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureError> {
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureError> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -64,13 +64,63 @@ pub(crate) fn not_enabled() -> Response {
         .into_response()
 }
 
-pub(crate) fn bad_body(why: &str) -> Response {
+fn bad_body(why: &str) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": why }))).into_response()
+}
+
+/// How one provider's webhooks are read.
+pub(crate) struct Provider {
+    pub name: &'static str,
+    /// The header that carries the signature; `None` when it is inside the body.
+    pub signature_header: Option<&'static str>,
+    /// The provider's meaning of a verified event: (event identity, event).
+    pub parse: fn(&serde_json::Value) -> Option<(String, PaymentEvent)>,
+}
+
+/// The path every webhook takes: signature on the raw bytes (`verify` gets the signature
+/// header's value and the body), then parsing, then core.
+pub(crate) async fn receive(
+    state: &crate::AppState,
+    provider: Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+    verify: impl FnOnce(&str, &[u8]) -> Result<(), SignatureError>,
+) -> Response {
+    let signature = match provider.signature_header {
+        Some(name) => match header(headers, name) {
+            Ok(s) => s,
+            Err(e) => return refuse(e),
+        },
+        None => "",
+    };
+    if let Err(e) = verify(signature, body) {
+        return refuse(e);
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return bad_body("body is not UTF-8");
+    };
+    let Some((key, event)) = serde_json::from_str(text)
+        .ok()
+        .as_ref()
+        .and_then(provider.parse)
+    else {
+        return bad_body(&format!("not a {} event", provider.name));
+    };
+    deliver(
+        &state.core,
+        provider.name,
+        &key,
+        headers,
+        provider.signature_header,
+        text,
+        event,
+    )
+    .await
 }
 
 /// Hands a verified event to core and answers the provider: 200 once stored and applied (or
 /// ignored), 500 if our side failed, so the provider delivers it again.
-pub(crate) async fn deliver(
+async fn deliver(
     core: &Core,
     provider: &str,
     event_key: &str,

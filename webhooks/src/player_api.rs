@@ -66,31 +66,55 @@ pub(crate) struct Login {
     output: Option<String>,
 }
 
-/// Checks the credentials; `Err` is the answer to give (wrong credentials, or too many).
+/// Why a login did not go through.
+enum Refused {
+    WrongCredentials,
+    /// Too many failed logins from this address.
+    Slow,
+    Internal,
+}
+
+/// Checks the credentials; failures count against the client's address.
 async fn authenticated(
     state: &AppState,
     peer: SocketAddr,
-    login: &Login,
-) -> Result<std::sync::Arc<Access>, Response> {
-    match state
-        .core
-        .authenticate(&login.username, &login.password)
-        .await
-    {
+    username: &str,
+    password: &str,
+) -> Result<std::sync::Arc<Access>, Refused> {
+    match state.core.authenticate(username, password).await {
         Ok(Some(a)) => Ok(a),
-        Ok(None) => {
-            if state.guesses.check_key(&peer.ip()).is_err() {
-                return Err((
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many failed logins; slow down",
-                )
-                    .into_response());
-            }
-            Err(axum::Json(json!({ "user_info": { "auth": 0 } })).into_response())
-        }
+        Ok(None) if state.guesses.check_key(&peer.ip()).is_err() => Err(Refused::Slow),
+        Ok(None) => Err(Refused::WrongCredentials),
         Err(e) => {
-            tracing::error!(error = ?e, "player login failed on our side");
-            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
+            tracing::error!(error = ?e, "login failed on our side");
+            Err(Refused::Internal)
+        }
+    }
+}
+
+impl Refused {
+    /// The answer a player expects: `auth: 0` for wrong credentials.
+    fn for_player(self) -> Response {
+        match self {
+            Refused::WrongCredentials => {
+                axum::Json(json!({ "user_info": { "auth": 0 } })).into_response()
+            }
+            other => other.for_server(),
+        }
+    }
+
+    /// The answer a streaming server or a playlist download expects: a status.
+    fn for_server(self) -> Response {
+        match self {
+            Refused::WrongCredentials => {
+                (StatusCode::FORBIDDEN, "wrong username or password").into_response()
+            }
+            Refused::Slow => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins; slow down",
+            )
+                .into_response(),
+            Refused::Internal => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     }
 }
@@ -104,9 +128,9 @@ pub(crate) async fn player_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer, &login).await {
+    let access = match authenticated(&state, peer, &login.username, &login.password).await {
         Ok(a) => a,
-        Err(answer) => return answer,
+        Err(refused) => return refused.for_player(),
     };
     let action = login.action.as_deref().unwrap_or("");
     if action.is_empty() {
@@ -159,9 +183,9 @@ pub(crate) async fn playlist(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer, &login).await {
+    let access = match authenticated(&state, peer, &login.username, &login.password).await {
         Ok(a) => a,
-        Err(_) => return (StatusCode::UNAUTHORIZED, "wrong username or password").into_response(),
+        Err(refused) => return refused.for_server(),
     };
     if !can_watch(&access) {
         return (
@@ -263,19 +287,9 @@ pub(crate) async fn authorize_stream(
         )
             .into_response();
     }
-    let access = match state
-        .core
-        .authenticate(&check.username, &check.password)
-        .await
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            if state.guesses.check_key(&peer.ip()).is_err() {
-                return StatusCode::TOO_MANY_REQUESTS.into_response();
-            }
-            return (StatusCode::FORBIDDEN, "wrong username or password").into_response();
-        }
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    let access = match authenticated(&state, peer, &check.username, &check.password).await {
+        Ok(a) => a,
+        Err(refused) => return refused.for_server(),
     };
     match state.core.authorize_stream(&access, &check.session).await {
         Ok(Verdict::Allow) => (StatusCode::OK, "allow").into_response(),
@@ -297,18 +311,19 @@ pub(crate) async fn authorize_stream(
 /// The streaming server reports that a session ended.
 pub(crate) async fn end_stream(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(check): Query<StreamCheck>,
 ) -> Response {
+    let access = match authenticated(&state, peer, &check.username, &check.password).await {
+        Ok(a) => a,
+        Err(refused) => return refused.for_server(),
+    };
     match state
         .core
-        .authenticate(&check.username, &check.password)
+        .end_stream(&access.username, &check.session)
         .await
     {
-        Ok(Some(a)) => match state.core.end_stream(&a.username, &check.session).await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        },
-        Ok(None) => StatusCode::FORBIDDEN.into_response(),
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{SignatureError, hmac_sha256_matches};
 use crate::AppState;
-use crate::payments::{bad_body, deliver, header, not_enabled, refuse, text};
+use crate::payments::{Provider, not_enabled, receive, text};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -42,35 +42,17 @@ pub(crate) async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(secret) = &state.secrets.btcpay else {
+    let Some(secret) = state.secrets.btcpay.clone() else {
         return not_enabled();
     };
-    let sig = match header(&headers, "btcpay-sig") {
-        Ok(s) => s,
-        Err(e) => return refuse(e),
+    let provider = Provider {
+        name: "btcpay",
+        signature_header: Some("btcpay-sig"),
+        parse,
     };
-    if let Err(e) = verify(sig, &body, secret) {
-        return refuse(e);
-    }
-    let Ok(text_body) = std::str::from_utf8(&body) else {
-        return bad_body("body is not UTF-8");
-    };
-    let Some((key, event)) = serde_json::from_str(text_body)
-        .ok()
-        .as_ref()
-        .and_then(parse)
-    else {
-        return bad_body("not a BTCPay event");
-    };
-    deliver(
-        &state.core,
-        "btcpay",
-        &key,
-        &headers,
-        Some("btcpay-sig"),
-        text_body,
-        event,
-    )
+    receive(&state, provider, &headers, &body, |sig, body| {
+        verify(sig, body, &secret)
+    })
     .await
 }
 

@@ -4,7 +4,7 @@
 
 use super::SignatureError;
 use crate::AppState;
-use crate::payments::{bad_body, deliver, not_enabled, refuse, text};
+use crate::payments::{Provider, not_enabled, receive, text};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -82,31 +82,17 @@ pub(crate) async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = &state.secrets.cryptomus else {
+    let Some(key) = state.secrets.cryptomus.clone() else {
         return not_enabled();
     };
-    if let Err(e) = verify(&body, key) {
-        return refuse(e);
-    }
-    let Ok(text_body) = std::str::from_utf8(&body) else {
-        return bad_body("body is not UTF-8");
+    let provider = Provider {
+        name: "cryptomus",
+        signature_header: None,
+        parse,
     };
-    let Some((event_key, event)) = serde_json::from_str(text_body)
-        .ok()
-        .as_ref()
-        .and_then(parse)
-    else {
-        return bad_body("not a Cryptomus webhook");
-    };
-    deliver(
-        &state.core,
-        "cryptomus",
-        &event_key,
-        &headers,
-        None,
-        text_body,
-        event,
-    )
+    receive(&state, provider, &headers, &body, |_, body| {
+        verify(body, &key)
+    })
     .await
 }
 

@@ -4,7 +4,7 @@
 
 use super::{SignatureError, hmac_sha256_matches};
 use crate::AppState;
-use crate::payments::{bad_body, deliver, header, not_enabled, refuse, text};
+use crate::payments::{Provider, not_enabled, receive, text};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -89,39 +89,16 @@ pub(crate) async fn webhook(
     if state.secrets.stripe.is_empty() {
         return not_enabled();
     }
-    let sig = match header(&headers, "stripe-signature") {
-        Ok(s) => s,
-        Err(e) => return refuse(e),
-    };
     let now = chrono::Utc::now().timestamp();
-    if let Err(e) = verify(
-        sig,
-        &body,
-        &state.secrets.stripe,
-        now,
-        state.secrets.stripe_tolerance_secs,
-    ) {
-        return refuse(e);
-    }
-    let Ok(text_body) = std::str::from_utf8(&body) else {
-        return bad_body("body is not UTF-8");
+    let provider = Provider {
+        name: "stripe",
+        signature_header: Some("stripe-signature"),
+        parse,
     };
-    let Some((key, event)) = serde_json::from_str(text_body)
-        .ok()
-        .as_ref()
-        .and_then(parse)
-    else {
-        return bad_body("not a Stripe event");
-    };
-    deliver(
-        &state.core,
-        "stripe",
-        &key,
-        &headers,
-        Some("stripe-signature"),
-        text_body,
-        event,
-    )
+    let (secrets, tolerance) = (&state.secrets.stripe, state.secrets.stripe_tolerance_secs);
+    receive(&state, provider, &headers, &body, |sig, body| {
+        verify(sig, body, secrets, now, tolerance)
+    })
     .await
 }
 

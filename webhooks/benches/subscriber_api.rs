@@ -1,0 +1,136 @@
+//! The streaming hot path with 100,000 subscribers: player_api.php logins and stream
+//! authorizations from many concurrent clients, next to /healthz on the same server, and the
+//! process's resident memory. Not a test: it prints figures.
+//!
+//!     cargo bench -p reseller-webhooks --bench subscriber_api
+//!
+//! (prefix TEST_DATABASE_URL=postgres://... for PostgreSQL).
+
+use reseller_webhooks::{PaymentSecrets, ServerInfo};
+use std::time::{Duration, Instant};
+
+const SUBSCRIBERS: usize = 100_000;
+const CLIENTS: usize = 64;
+const REQUESTS: usize = 40_000;
+const PASSWORD: &str = "bench-password";
+
+/// Sends GETs to `urls` from CLIENTS concurrent clients; returns (per second, p50, p99).
+async fn load(urls: Vec<String>) -> (f64, Duration, Duration) {
+    let client = reqwest::Client::new();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(urls));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, queue) = (client.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let Some(url) = queue.lock().expect("queue").pop() else {
+                        return latencies;
+                    };
+                    let t = Instant::now();
+                    let resp = client.get(&url).send().await.expect("server answers");
+                    assert!(resp.status().is_success(), "{}", resp.status());
+                    let _ = resp.bytes().await;
+                    latencies.push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    (
+        all.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+    )
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn report(label: &str, (rate, p50, p99): (f64, Duration, Duration)) {
+    println!(
+        "  {label:<34} {rate:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let core = reseller_core::testing::core().await;
+    let t = Instant::now();
+    core.bulk_subscribers_for_bench("sub", SUBSCRIBERS, PASSWORD)
+        .await;
+    let backend = if std::env::var("TEST_DATABASE_URL").is_ok() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "subscriber API benchmark on {backend}: {SUBSCRIBERS} subscribers (inserted in {:.1} s), {CLIENTS} clients, {REQUESTS} requests per run",
+        t.elapsed().as_secs_f64()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let server = ServerInfo::from_url(&base.parse().expect("valid URL"));
+    tokio::spawn(reseller_webhooks::serve(
+        listener,
+        core.clone(),
+        PaymentSecrets::default(),
+        server,
+        std::future::pending(),
+    ));
+    let rss_before = rss_mib();
+
+    // Users spread over the whole table; the first pass loads them into the cache.
+    let user = |i: usize| format!("sub{}", (i * 7919) % SUBSCRIBERS);
+    let logins: Vec<String> = (0..REQUESTS)
+        .map(|i| {
+            format!(
+                "{base}/player_api.php?username={}&password={PASSWORD}",
+                user(i)
+            )
+        })
+        .collect();
+    report(
+        "player_api.php login, cold cache",
+        load(logins.clone()).await,
+    );
+    report("player_api.php login, warm cache", load(logins).await);
+    let streams: Vec<String> = (0..REQUESTS)
+        .map(|i| {
+            format!(
+                "{base}/auth/stream?username={}&password={PASSWORD}&session=s{}",
+                user(i),
+                i % 2
+            )
+        })
+        .collect();
+    report("/auth/stream (session starts)", load(streams).await);
+    report(
+        "/healthz",
+        load((0..REQUESTS).map(|_| format!("{base}/healthz")).collect()).await,
+    );
+    println!(
+        "  resident memory: {:.0} MiB after loading the subscribers, {:.0} MiB after the runs",
+        rss_before,
+        rss_mib()
+    );
+}
