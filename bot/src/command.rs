@@ -45,6 +45,8 @@ pub(crate) enum Request {
     Channels,
     ImportChannels(String),
     Kick(Username),
+    /// Admins: a reseller's sellable categories; resellers: a subscriber's.
+    Bouquet(Username, reseller_core::bouquets::Bouquet),
     Resellers,
     Reseller(Username),
     Grant {
@@ -173,6 +175,13 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "bouquet" => match args.split_first() {
+            Some((name, rest)) if !rest.is_empty() => Request::Bouquet(
+                Username::parse(name).map_err(usage("/bouquet <name> all|<category, category, ...>"))?,
+                reseller_core::bouquets::Bouquet::parse(&rest.join(" ")),
+            ),
+            _ => return Err("Usage: /bouquet <name> all|<category, category, ...>".into()),
+        },
         "kick" => Request::Kick(user("/kick <username>")(args)?),
         "channels" => match args {
             [] => Request::Channels,

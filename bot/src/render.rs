@@ -38,7 +38,8 @@ pub(crate) fn help(actor: &Actor) -> String {
         /delete &lt;username&gt;\n\
         /show &lt;username&gt; — credentials again\n\
         /note &lt;username&gt; &lt;text&gt; — notes on a subscriber\n\
-        /kick &lt;username&gt; — end their live connections\n\n\
+        /kick &lt;username&gt; — end their live connections\n\
+        /bouquet &lt;username&gt; all|&lt;category, ...&gt; — the channels they get\n\n\
         <b>Account</b>\n\
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\
@@ -63,12 +64,17 @@ pub(crate) fn help(actor: &Actor) -> String {
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
+             /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\
              /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\n\
              {}",
             reseller
                 .replace("/balance — your credits (1 credit = 1 day)\n", "")
                 .replace("/history — credit history\n", "")
                 .replace("/buy — buy credits\n", "")
+                .replace(
+                    "/bouquet &lt;username&gt; all|&lt;category, ...&gt; — the channels they get\n",
+                    ""
+                )
                 .replace(
                     "/brand &lt;panel name&gt; — the name on your credentials (if allowed)\n",
                     ""

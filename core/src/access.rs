@@ -23,6 +23,8 @@ pub struct Access {
     pub active: bool,
     pub max_connections: i64,
     pub created_at: DateTime<Utc>,
+    /// The channel categories this subscriber gets; `None` for all.
+    pub categories: Option<Vec<i64>>,
 }
 
 /// How long an entry is trusted without a reload.
@@ -37,6 +39,10 @@ pub(crate) struct AccessCache {
 impl AccessCache {
     pub(crate) fn forget(&self, username: &str) {
         self.entries.remove(username);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
     }
 }
 
@@ -75,13 +81,25 @@ impl Core {
     }
 
     async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
-        let row: Option<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT username, password_enc, expires_at, active, max_connections, created_at FROM subscribers WHERE username = $1",
+        type Row = (i64, String, String, i64, i64, i64, i64, Option<i64>);
+        let mut conn = self.db.read().acquire().await?;
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, username, password_enc, expires_at, active, max_connections, created_at, reseller_id \
+             FROM subscribers WHERE username = $1",
         )
         .bind(username)
-        .fetch_optional(self.db.read())
+        .fetch_optional(&mut *conn)
         .await?;
-        let Some((username, password_enc, expires_at, active, max_connections, created_at)) = row
+        let Some((
+            id,
+            username,
+            password_enc,
+            expires_at,
+            active,
+            max_connections,
+            created_at,
+            reseller,
+        )) = row
         else {
             return Ok(None);
         };
@@ -92,6 +110,7 @@ impl Core {
             active: active != 0,
             max_connections,
             created_at: to_time(created_at),
+            categories: crate::bouquets::allowed_categories(&mut conn, id, reseller).await?,
             username: username.clone(),
         });
         self.access

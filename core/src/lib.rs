@@ -8,6 +8,7 @@
 pub mod access;
 pub mod actor;
 mod audit;
+pub mod bouquets;
 pub mod channels;
 pub mod connections;
 pub mod conversation;

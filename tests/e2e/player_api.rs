@@ -365,3 +365,77 @@ async fn stream_authorization_enforces_max_connections_and_kicks() {
         "a disabled subscriber cannot start a stream"
     );
 }
+
+/// The category names `player_api.php` lists for these credentials.
+async fn categories(app: &TestApp, creds: &[(&str, &str); 2]) -> Vec<String> {
+    let (_, body) = get(
+        app,
+        "/player_api.php",
+        &[creds[0], creds[1], ("action", "get_live_categories")],
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["category_name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bouquets_limit_what_resellers_sell_and_subscribers_get() {
+    let app = TestApp::spawn().await;
+    let url = serve_playlist(PLAYLIST).await;
+    app.say_expecting(ADMIN, &format!("/channels import {url}"), "Imported")
+        .await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 10).await;
+    let card = app.say_expecting(ALICE, "/new 10 bundled", "Create").await;
+    let pass = password(&app.press(ALICE, &card, "Confirm").await.text);
+    let creds = [("username", "bundled"), ("password", pass.as_str())];
+    assert_eq!(categories(&app, &creds).await, ["News", "Sports"]);
+
+    let unknown = app.say(ADMIN, "/bouquet alice Movies").await;
+    assert!(
+        unknown
+            .text
+            .contains("There is no category “Movies”. The categories are: News, Sports."),
+        "{}",
+        unknown.text
+    );
+    app.say_expecting(ADMIN, "/bouquet alice News", "now gets 1 categories")
+        .await;
+    assert_eq!(
+        categories(&app, &creds).await,
+        ["News"],
+        "the subscriber follows the reseller's bouquet at once"
+    );
+    let (_, m3u) = get(&app, "/get.php", &[creds[0], creds[1]]).await;
+    assert!(
+        m3u.contains("News One") && !m3u.contains("Sport One"),
+        "{m3u}"
+    );
+
+    let refused = app.say(ALICE, "/bouquet bundled Sports").await;
+    assert!(
+        refused
+            .text
+            .contains("only give categories your admin allows"),
+        "{}",
+        refused.text
+    );
+    app.say_expecting(ADMIN, "/bouquet alice all", "every category")
+        .await;
+    app.say_expecting(ALICE, "/bouquet bundled Sports", "now gets 1 categories")
+        .await;
+    assert_eq!(categories(&app, &creds).await, ["Sports"]);
+    let (_, streams) = get(
+        &app,
+        "/player_api.php",
+        &[creds[0], creds[1], ("action", "get_live_streams")],
+    )
+    .await;
+    let streams: Value = serde_json::from_str(&streams).unwrap();
+    assert_eq!(streams.as_array().unwrap().len(), 1);
+    assert_eq!(streams[0]["name"], "Sport One");
+}

@@ -2,7 +2,9 @@
 
 use super::{Ctx, HandlerResult};
 use reseller_core::CoreError;
+use reseller_core::bouquets::Bouquet;
 use reseller_core::channels::parse_m3u;
+use reseller_core::domain::Username;
 use std::time::Duration;
 use teloxide::utils::html::escape;
 
@@ -85,4 +87,32 @@ async fn fetch(url: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())
+}
+
+/// `/bouquet`: admins choose what a reseller may sell, resellers what a subscriber gets.
+pub(crate) async fn bouquet(ctx: &Ctx, target: &Username, bouquet: &Bouquet) -> HandlerResult {
+    let result = if ctx.actor.is_admin() {
+        ctx.app
+            .core
+            .set_reseller_bouquet(&ctx.actor, target, bouquet)
+            .await
+    } else {
+        ctx.app
+            .core
+            .set_subscriber_bouquet(&ctx.actor, target, bouquet)
+            .await
+    };
+    match result {
+        Ok(0) => {
+            ctx.say(&format!(
+                "✅ <b>{target}</b> now gets every category allowed."
+            ))
+            .await
+        }
+        Ok(n) => {
+            ctx.say(&format!("✅ <b>{target}</b> now gets {n} categories."))
+                .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
 }
