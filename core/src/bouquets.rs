@@ -86,6 +86,38 @@ async fn resolve(tx: &mut Tx, names: &[String]) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// The category ids a bouquet names; none for `all`.
+async fn choose(tx: &mut Tx, bouquet: &Bouquet) -> Result<Vec<i64>> {
+    match bouquet {
+        Bouquet::All => Ok(Vec::new()),
+        Bouquet::Only(names) => resolve(tx, names).await,
+    }
+}
+
+/// Makes `owner`'s rows in `table` exactly `ids`. Both names are our own constants.
+async fn replace(
+    tx: &mut Tx,
+    table: &'static str,
+    owner: &'static str,
+    owner_id: i64,
+    ids: &[i64],
+) -> Result<()> {
+    sqlx::query(&format!("DELETE FROM {table} WHERE {owner} = $1"))
+        .bind(owner_id)
+        .execute(&mut **tx)
+        .await?;
+    for id in ids {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({owner}, category_id) VALUES ($1, $2)"
+        ))
+        .bind(owner_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Core {
     /// An admin sets the categories a reseller may sell.
     pub async fn set_reseller_bouquet(
@@ -97,23 +129,8 @@ impl Core {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
         let r = resellers::by_username(&mut *tx, reseller).await?;
-        let ids = match bouquet {
-            Bouquet::All => Vec::new(),
-            Bouquet::Only(names) => resolve(&mut tx, names).await?,
-        };
-        sqlx::query("DELETE FROM reseller_categories WHERE reseller_id = $1")
-            .bind(r.id.0)
-            .execute(&mut *tx)
-            .await?;
-        for id in &ids {
-            sqlx::query(
-                "INSERT INTO reseller_categories (reseller_id, category_id) VALUES ($1, $2)",
-            )
-            .bind(r.id.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ids = choose(&mut tx, bouquet).await?;
+        replace(&mut tx, "reseller_categories", "reseller_id", r.id.0, &ids).await?;
         audit::record(
             &mut tx,
             actor,
@@ -142,10 +159,7 @@ impl Core {
         let mut tx = self.db.begin_write().await?;
         let (sub, owner) =
             subscribers::for_change(&mut tx, actor, username, Permission::CanEditUsers).await?;
-        let ids = match bouquet {
-            Bouquet::All => Vec::new(),
-            Bouquet::Only(names) => resolve(&mut tx, names).await?,
-        };
+        let ids = choose(&mut tx, bouquet).await?;
         if let Some(r) = &owner {
             let sellable: Vec<i64> = sqlx::query_scalar(
                 "SELECT category_id FROM reseller_categories WHERE reseller_id = $1",
@@ -159,19 +173,14 @@ impl Core {
                 )));
             }
         }
-        sqlx::query("DELETE FROM subscriber_categories WHERE subscriber_id = $1")
-            .bind(sub.id.0)
-            .execute(&mut *tx)
-            .await?;
-        for id in &ids {
-            sqlx::query(
-                "INSERT INTO subscriber_categories (subscriber_id, category_id) VALUES ($1, $2)",
-            )
-            .bind(sub.id.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        replace(
+            &mut tx,
+            "subscriber_categories",
+            "subscriber_id",
+            sub.id.0,
+            &ids,
+        )
+        .await?;
         audit::record(
             &mut tx,
             actor,
