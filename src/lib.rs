@@ -71,6 +71,7 @@ pub struct Application {
     bot: reseller_bot::BotSettings,
     payments: reseller_webhooks::PaymentSecrets,
     server: reseller_webhooks::ServerInfo,
+    sync: Option<(reseller_webhooks::sync::Backend, std::time::Duration)>,
 }
 
 impl Application {
@@ -104,6 +105,15 @@ impl Application {
             bot,
             payments: settings.payment_secrets(),
             server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
+            sync: settings
+                .sync_backend()
+                .map_err(anyhow::Error::msg)?
+                .map(|b| {
+                    (
+                        b,
+                        std::time::Duration::from_secs_f64(settings.sync_retry_base_secs.max(0.05)),
+                    )
+                }),
         })
     }
 
@@ -134,6 +144,14 @@ impl Application {
             self.server,
             stopped(),
         ));
+        let sync = self.sync.map(|(backend, retry)| {
+            tokio::spawn(reseller_webhooks::sync::run(
+                self.core.clone(),
+                backend,
+                retry,
+                stopped(),
+            ))
+        });
         let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));
         let trigger = tx.clone();
         tokio::spawn(async move {
@@ -143,6 +161,9 @@ impl Application {
         let bot_result = bot.await.context("the bot task panicked")?;
         // However the bot ended, the HTTP server goes with it.
         let _ = tx.send(true);
+        if let Some(sync) = sync {
+            sync.await.context("the sync task panicked")?;
+        }
         http.await
             .context("the HTTP task panicked")?
             .context("the HTTP server failed")?;

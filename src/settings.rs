@@ -11,8 +11,14 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 31] = [
     "bot_token",
+    "sync_backend",
+    "sync_xtream_url",
+    "sync_xtream_access_path",
+    "sync_xtream_api_key",
+    "sync_webhook_url",
+    "sync_webhook_secret",
     "stream_url",
     "stripe_secret_key",
     "stripe_api_url",
@@ -60,6 +66,15 @@ pub struct Settings {
     pub cryptomus_payment_key: Option<String>,
     pub stars_enabled: bool,
     pub manual_payment_instructions: String,
+    /// `builtin` (no sync), `xtream` or `webhook`.
+    pub sync_backend: String,
+    pub sync_xtream_url: Option<String>,
+    pub sync_xtream_access_path: String,
+    pub sync_xtream_api_key: Option<String>,
+    pub sync_webhook_url: Option<String>,
+    pub sync_webhook_secret: Option<String>,
+    /// First retry delay of a failed sync, in seconds; it doubles per attempt.
+    pub sync_retry_base_secs: f64,
     /// Where players reach the streams, reported in `player_api.php`'s server_info.
     pub stream_url: url::Url,
     /// The public base URL of this server, for providers that take a callback per payment.
@@ -152,7 +167,41 @@ impl Settings {
             .expect("config/default.toml is valid")
     }
 
+    /// The panel to push subscriber changes to; `None` for the built-in backend.
+    pub fn sync_backend(&self) -> Result<Option<reseller_webhooks::sync::Backend>, String> {
+        use reseller_webhooks::sync::Backend;
+        let set = |o: &Option<String>| {
+            o.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        match self.sync_backend.as_str() {
+            "builtin" => Ok(None),
+            "xtream" => match (set(&self.sync_xtream_url), set(&self.sync_xtream_api_key)) {
+                (Some(base_url), Some(api_key)) => Ok(Some(Backend::Xtream {
+                    base_url,
+                    access_path: self.sync_xtream_access_path.clone(),
+                    api_key,
+                })),
+                _ => {
+                    Err("SYNC_BACKEND=xtream needs SYNC_XTREAM_URL and SYNC_XTREAM_API_KEY".into())
+                }
+            },
+            "webhook" => match (set(&self.sync_webhook_url), set(&self.sync_webhook_secret)) {
+                (Some(url), Some(secret)) => Ok(Some(Backend::Webhook { url, secret })),
+                _ => Err(
+                    "SYNC_BACKEND=webhook needs SYNC_WEBHOOK_URL and SYNC_WEBHOOK_SECRET".into(),
+                ),
+            },
+            other => Err(format!(
+                "SYNC_BACKEND must be builtin, xtream or webhook; it is “{other}”"
+            )),
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
+        self.sync_backend()?;
         if !(8..=64).contains(&self.policy.password_length) {
             return Err(format!(
                 "policy.password_length must be from 8 to 64, it is {}",
@@ -263,6 +312,7 @@ impl Settings {
             default_max_users: p.default_max_users,
             default_max_connections: p.default_max_connections,
             expiring_soon_days: p.expiring_soon_days,
+            sync_enabled: self.sync_backend != "builtin",
         }
     }
 }

@@ -45,6 +45,8 @@ pub(crate) enum Request {
     Channels,
     ImportChannels(String),
     Kick(Username),
+    /// `/syncstatus`, or `/syncstatus retry|drop <job>`.
+    SyncStatus(Option<(bool, i64)>),
     /// Admins: a reseller's sellable categories; resellers: a subscriber's.
     Bouquet(Username, reseller_core::bouquets::Bouquet),
     Resellers,
@@ -181,6 +183,14 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 reseller_core::bouquets::Bouquet::parse(&rest.join(" ")),
             ),
             _ => return Err("Usage: /bouquet <name> all|<category, category, ...>".into()),
+        },
+        "syncstatus" => match args {
+            [] => Request::SyncStatus(None),
+            [op @ ("retry" | "drop"), id] => match id.parse::<i64>() {
+                Ok(id) if id > 0 => Request::SyncStatus(Some((*op == "retry", id))),
+                _ => return Err(format!("“{id}” is not a job number.")),
+            },
+            _ => return Err("Usage: /syncstatus, or /syncstatus retry|drop <job number>".into()),
         },
         "kick" => Request::Kick(user("/kick <username>")(args)?),
         "channels" => match args {

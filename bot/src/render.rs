@@ -65,6 +65,7 @@ pub(crate) fn help(actor: &Actor) -> String {
              /stats — global dashboard\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
              /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\
+             /syncstatus — changes waiting for the external streaming panel\n\
              /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\n\
              {}",
             reseller

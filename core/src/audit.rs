@@ -18,11 +18,20 @@ pub(crate) async fn record(
     actor: &Actor,
     entry: Entry<'_>,
 ) -> Result<(), sqlx::Error> {
+    record_as(tx, &actor.label(), entry).await
+}
+
+/// For changes no person made (the sync worker's refunds): `actor` is written as given.
+pub(crate) async fn record_as(
+    tx: &mut Tx,
+    actor: &str,
+    entry: Entry<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (actor, action, reseller_id, target, details, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(actor.label())
+    .bind(actor)
     .bind(entry.action)
     .bind(entry.reseller.map(|r| r.0))
     .bind(entry.target)

@@ -26,6 +26,8 @@ pub struct Policy {
     pub default_max_connections: i64,
     /// A subscriber expiring within this many days counts as “expiring soon”.
     pub expiring_soon_days: i64,
+    /// Whether subscriber changes are pushed to an external streaming panel.
+    pub sync_enabled: bool,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
             default_max_users: 500,
             default_max_connections: 3,
             expiring_soon_days: 7,
+            sync_enabled: false,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod ops;
 pub mod payments;
 pub mod queries;
 mod secrets;
+pub mod sync;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 

@@ -6,6 +6,7 @@ pub mod checkout;
 mod payments;
 mod player_api;
 pub mod providers;
+pub mod sync;
 
 pub use payments::PaymentSecrets;
 pub use player_api::ServerInfo;

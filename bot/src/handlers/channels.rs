@@ -1,4 +1,5 @@
-//! Admins' `/channels`: import the streaming server's M3U playlist by URL, and see what is there.
+//! The streaming side for admins: `/channels` (import the streaming server's M3U playlist by
+//! URL, and see what is there), `/bouquet`, and `/syncstatus` for the external panel's outbox.
 
 use super::{Ctx, HandlerResult};
 use reseller_core::CoreError;
@@ -115,4 +116,50 @@ pub(crate) async fn bouquet(ctx: &Ctx, target: &Username, bouquet: &Bouquet) -> 
         }
         Err(e) => ctx.refuse(&e).await,
     }
+}
+
+/// `/syncstatus`: jobs waiting, retrying or failed towards the external panel; retry or drop one.
+pub(crate) async fn sync_status(ctx: &Ctx, decision: Option<(bool, i64)>) -> HandlerResult {
+    if let Some((retry, id)) = decision {
+        return match ctx.app.core.sync_decide(&ctx.actor, id, retry).await {
+            Ok(()) => {
+                ctx.say(&format!(
+                    "✅ Job {id} {}.",
+                    if retry {
+                        "will be sent again now"
+                    } else {
+                        "dropped"
+                    }
+                ))
+                .await
+            }
+            Err(e) => ctx.refuse(&e).await,
+        };
+    }
+    let jobs = match ctx.app.core.sync_status(&ctx.actor).await {
+        Ok(j) => j,
+        Err(e) => return ctx.refuse(&e).await,
+    };
+    if jobs.is_empty() {
+        return ctx
+            .say("✅ Nothing waiting: every change reached the streaming panel.")
+            .await;
+    }
+    let mut text = String::from("<b>Sync to the streaming panel</b>\n");
+    for j in &jobs {
+        text.push_str(&format!(
+            "\n#{} {} <code>{}</code> — {} after {} attempts{}",
+            j.id,
+            j.kind,
+            escape(&j.username),
+            j.status,
+            j.attempts,
+            j.last_error
+                .as_deref()
+                .map(|e| format!(": {}", escape(e)))
+                .unwrap_or_default()
+        ));
+    }
+    text.push_str("\n\n/syncstatus retry &lt;job&gt; sends one again now; /syncstatus drop &lt;job&gt; gives up on it.");
+    ctx.say(&text).await
 }

@@ -170,6 +170,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Channels => channels::show(ctx).await,
         Request::ImportChannels(url) => channels::import(ctx, &url).await,
         Request::Kick(u) => subscribers::kick(ctx, &u).await,
+        Request::SyncStatus(decision) => channels::sync_status(ctx, decision).await,
         Request::Bouquet(target, bouquet) => channels::bouquet(ctx, &target, &bouquet).await,
     }
 }

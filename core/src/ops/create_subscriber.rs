@@ -4,6 +4,7 @@ use crate::domain::{Days, OperationId, Permission, SubscriberId, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::resellers;
+use crate::sync::JobKind;
 use crate::{Actor, Core, CoreError, Done, Result};
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +99,17 @@ impl Core {
             }
             balance = Some(moved.after);
         }
+        let charged = if owner.is_some() { days.get() } else { 0 };
+        let reseller = owner.as_ref().map(|r| r.id);
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            username.as_str(),
+            reseller,
+            JobKind::Create,
+            charged,
+        )
+        .await?;
         audit::record(
             tx,
             actor,
@@ -112,7 +124,7 @@ impl Core {
         let value = Created {
             username: username.to_string(),
             expires_at: to_time(expires_at),
-            charged: if actor.is_admin() { 0 } else { days.get() },
+            charged,
             balance,
         };
         let done = self.finish(claimed, op, value).await?;

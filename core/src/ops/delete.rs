@@ -3,6 +3,7 @@ use crate::core::now;
 use crate::domain::{OperationId, Permission, Username};
 use crate::idempotency::Claim;
 use crate::queries::subscribers;
+use crate::sync::JobKind;
 use crate::{Actor, Core, Done, Result};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,15 @@ impl Core {
             .execute(&mut **tx)
             .await?;
         let days_left = sub.days_left(crate::core::to_time(now()));
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            &sub.username,
+            sub.reseller_id,
+            JobKind::Delete,
+            0,
+        )
+        .await?;
         audit::record(
             tx,
             actor,

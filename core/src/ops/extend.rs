@@ -4,6 +4,7 @@ use crate::domain::{Days, OperationId, Permission, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::subscribers;
+use crate::sync::JobKind;
 use crate::{Actor, Core, CoreError, Done, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,15 @@ impl Core {
         .bind(days.seconds())
         .bind(sub.id.0)
         .fetch_one(&mut **tx)
+        .await?;
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            &sub.username,
+            sub.reseller_id,
+            JobKind::Extend,
+            0,
+        )
         .await?;
         audit::record(
             tx,

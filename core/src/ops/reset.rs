@@ -2,6 +2,7 @@ use crate::audit::{self, Entry};
 use crate::domain::{OperationId, Permission, Username};
 use crate::idempotency::Claim;
 use crate::queries::subscribers;
+use crate::sync::JobKind;
 use crate::{Actor, Core, Done, Result};
 
 impl Core {
@@ -22,6 +23,15 @@ impl Core {
             subscribers::for_change(tx, actor, username, Permission::CanResetTokens).await?;
         let (password, token) = super::new_credentials(self.policy.password_length);
         super::store_credentials(tx, &self.cipher, &sub.username, &password, &token).await?;
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            &sub.username,
+            sub.reseller_id,
+            JobKind::Reset,
+            0,
+        )
+        .await?;
         audit::record(
             tx,
             actor,

@@ -2,6 +2,7 @@ use crate::audit::{self, Entry};
 use crate::domain::{OperationId, Permission, Username};
 use crate::idempotency::Claim;
 use crate::queries::subscribers;
+use crate::sync::JobKind;
 use crate::{Actor, Core, Done, Result};
 
 impl Core {
@@ -29,6 +30,20 @@ impl Core {
             .bind(sub.id.0)
             .execute(&mut **tx)
             .await?;
+        let kind = if active {
+            JobKind::Enable
+        } else {
+            JobKind::Disable
+        };
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            &sub.username,
+            sub.reseller_id,
+            kind,
+            0,
+        )
+        .await?;
         audit::record(
             tx,
             actor,

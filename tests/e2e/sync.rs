@@ -1,0 +1,182 @@
+//! Syncing subscriber changes to an external panel through the outbox.
+
+use crate::panel::{FakePanel, Mode};
+use crate::support::{ADMIN, TestApp};
+use hmac::{Hmac, Mac};
+
+const ALICE: i64 = 2_001;
+const SECRET: &str = "panel-secret";
+
+async fn app_with(panel: &FakePanel, backend: &str) -> TestApp {
+    let url = panel.url.clone();
+    let backend = backend.to_string();
+    let app = TestApp::spawn_with(move |s| {
+        s.sync_backend = backend.clone();
+        s.sync_webhook_url = Some(format!("{url}/events"));
+        s.sync_webhook_secret = Some(SECRET.into());
+        s.sync_xtream_url = Some(url.clone());
+        s.sync_xtream_api_key = Some("xt-key".into());
+        s.sync_retry_base_secs = 0.05;
+    })
+    .await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 100).await;
+    app.say_expecting(ADMIN, "/perm alice can_delete_users on", "is on")
+        .await;
+    app
+}
+
+async fn confirm(app: &TestApp, command: &str) {
+    let card = app.say_expecting(ALICE, command, "?").await;
+    app.press(ALICE, &card, "Confirm").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_the_webhook_in_order_and_signed() {
+    let panel = FakePanel::start().await;
+    let app = app_with(&panel, "webhook").await;
+    confirm(&app, "/new 30 synced").await;
+    confirm(&app, "/extend synced 10").await;
+    confirm(&app, "/reset synced").await;
+    app.say_expecting(ALICE, "/disable synced", "disabled")
+        .await;
+    app.say_expecting(ALICE, "/enable synced", "enabled").await;
+    confirm(&app, "/delete synced").await;
+    let got = panel.wait_for(6).await;
+    let types: Vec<&str> = got
+        .iter()
+        .map(|(_, v)| v["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "subscriber.create",
+            "subscriber.extend",
+            "subscriber.reset",
+            "subscriber.disable",
+            "subscriber.enable",
+            "subscriber.delete"
+        ]
+    );
+    let (headers, create) = &got[0];
+    assert_eq!(create["username"], "synced");
+    assert_eq!(create["password"].as_str().unwrap().len(), 10);
+    let sig = headers["x-resellerbot-signature"].to_str().unwrap();
+    let (t, v1) = sig.strip_prefix("t=").unwrap().split_once(",v1=").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{}", headers["x-raw-body"].to_str().unwrap()).as_bytes());
+    assert_eq!(
+        hex::encode(mac.finalize().into_bytes()),
+        v1,
+        "the event is signed like Stripe's"
+    );
+    assert_eq!(
+        got[1].1["expires_at"].as_i64().unwrap() - create["expires_at"].as_i64().unwrap(),
+        10 * 86_400
+    );
+    let status = app.say_expecting(ADMIN, "/syncstatus", "").await;
+    assert!(status.text.contains("Nothing waiting"), "{}", status.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_that_is_down_gets_every_change_once_when_it_is_back() {
+    let panel = FakePanel::start().await;
+    panel.set(Mode::Down);
+    let app = app_with(&panel, "webhook").await;
+    confirm(&app, "/new 30 patient").await;
+    confirm(&app, "/extend patient 5").await;
+    let waiting = app
+        .say_expecting(ADMIN, "/syncstatus", "Sync to the streaming panel")
+        .await;
+    assert!(
+        waiting.text.contains("create <code>patient</code>"),
+        "{}",
+        waiting.text
+    );
+    panel.set(Mode::Up);
+    let got = panel.wait_for(2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got_later = panel.received();
+    assert_eq!(
+        got_later.len(),
+        2,
+        "each change exactly once: {:?}",
+        got_later.iter().map(|r| &r.1).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (got[0].1["type"].as_str(), got[1].1["type"].as_str()),
+        (Some("subscriber.create"), Some("subscriber.extend"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creation_the_panel_refuses_is_refunded_once() {
+    let panel = FakePanel::start().await;
+    panel.set(Mode::RefuseCreates);
+    let app = app_with(&panel, "xtream").await;
+    let before = app.tg.sent().len();
+    confirm(&app, "/new 30 taken").await;
+    let told = app
+        .tg
+        .wait_for(ALICE, before, "refused subscriber taken")
+        .await;
+    assert!(
+        told.text
+            .contains("Your 30 credits were refunded; balance 100."),
+        "{}",
+        told.text
+    );
+    app.tg
+        .wait_for(ADMIN, before, "was refused by the panel: username exists")
+        .await;
+    assert_eq!(app.balance(ALICE).await, 100);
+    let status = app
+        .say_expecting(ADMIN, "/syncstatus", "Sync to the streaming panel")
+        .await;
+    assert!(
+        status
+            .text
+            .contains("failed after 1 attempts: username exists"),
+        "{}",
+        status.text
+    );
+    let id = status
+        .text
+        .split('#')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    // Retried by an admin while the panel still refuses: refused again, refunded not twice.
+    app.say_expecting(ADMIN, &format!("/syncstatus retry {id}"), "sent again")
+        .await;
+    app.tg
+        .wait_for(ADMIN, before + 3, "was refused by the panel")
+        .await;
+    assert_eq!(app.balance(ALICE).await, 100);
+    app.say_expecting(ADMIN, &format!("/syncstatus drop {id}"), "dropped")
+        .await;
+    let history = app.say_expecting(ALICE, "/history", "Credit history").await;
+    assert_eq!(
+        history.text.matches("refund").count(),
+        1,
+        "{}",
+        history.text
+    );
+    app.assert_ledger_sound().await;
+
+    // The Xtream API got the creation with the key and the line's settings.
+    panel.set(Mode::Up);
+    confirm(&app, "/new 10 welcome").await;
+    let got = panel.wait_for(1).await;
+    let call = &got[0].1;
+    assert_eq!(
+        (
+            call["action"].as_str(),
+            call["api_key"].as_str(),
+            call["username"].as_str()
+        ),
+        (Some("create_line"), Some("xt-key"), Some("welcome"))
+    );
+    assert_eq!(call["max_connections"], "3");
+}
