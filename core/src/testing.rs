@@ -121,3 +121,15 @@ impl Core {
         tx.commit().await.expect("commit");
     }
 }
+
+/// A [`Core`] on an existing database (already migrated or not), with a given key: for tests
+/// that share a database with a separately running `resellerbot`.
+pub async fn core_at(url: &str, key: &str, policy: Policy) -> Core {
+    let db = Db::connect(url, 5).await.expect("test database connects");
+    db.migrate().await.expect("migrations apply");
+    Core::new(
+        db,
+        CredentialCipher::from_base64(key).expect("valid key"),
+        policy,
+    )
+}

@@ -15,10 +15,14 @@ pub enum Mode {
     Down,
     /// Refuses creations (the username is taken there).
     RefuseCreates,
+    /// Takes requests and never answers, as a panel that hangs mid-delivery.
+    Hang,
 }
 
 struct Inner {
     mode: Mode,
+    /// Requests that arrived, answered or not.
+    attempts: usize,
     /// Received events (webhook bodies, or Xtream calls as JSON), with their headers.
     received: Vec<(HeaderMap, Value)>,
 }
@@ -32,6 +36,7 @@ impl FakePanel {
     pub async fn start() -> FakePanel {
         let inner = Arc::new(Mutex::new(Inner {
             mode: Mode::Up,
+            attempts: 0,
             received: Vec::new(),
         }));
         let router = Router::new()
@@ -48,6 +53,10 @@ impl FakePanel {
 
     pub fn set(&self, mode: Mode) {
         self.inner.lock().unwrap().mode = mode;
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.inner.lock().unwrap().attempts
     }
 
     pub fn received(&self) -> Vec<(HeaderMap, Value)> {
@@ -72,18 +81,26 @@ impl FakePanel {
 }
 
 async fn event(
-    State(inner): State<Arc<Mutex<Inner>>>,
+    State(shared): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
+    let hang = {
+        let mut inner = shared.lock().unwrap();
+        inner.attempts += 1;
+        inner.mode == Mode::Hang
+    };
+    if hang {
+        std::future::pending::<()>().await;
+    }
+    let mut inner = shared.lock().unwrap();
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     match inner.mode {
         Mode::Down => return (StatusCode::SERVICE_UNAVAILABLE, "maintenance").into_response(),
         Mode::RefuseCreates if v["type"] == "subscriber.create" => {
             return (StatusCode::CONFLICT, "username already exists").into_response();
         }
-        _ => {}
+        Mode::Up | Mode::RefuseCreates | Mode::Hang => {}
     }
     let mut h = headers.clone();
     h.insert("x-raw-body", body.parse().unwrap());

@@ -180,3 +180,84 @@ async fn a_creation_the_panel_refuses_is_refunded_once() {
     );
     assert_eq!(call["max_connections"], "3");
 }
+
+/// `resellerbot serve` as a separate process, so it can be killed with SIGKILL.
+fn serve(tg_url: &str, db_url: &str, key: &str, panel_url: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_resellerbot"))
+        .arg("serve")
+        .env("BOT_TOKEN", "123456:TEST-TOKEN")
+        .env("TELEGRAM_API_URL", tg_url)
+        .env("DATABASE_URL", db_url)
+        .env("ADMIN_TELEGRAM_IDS", ADMIN.to_string())
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("CREDENTIALS_KEY", key)
+        .env("SYNC_BACKEND", "webhook")
+        .env("SYNC_WEBHOOK_URL", format!("{panel_url}/events"))
+        .env("SYNC_WEBHOOK_SECRET", SECRET)
+        .env("RESELLERBOT_SYNC_RETRY_BASE_SECS", "0.05")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("resellerbot starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_in_the_middle_of_a_delivery_loses_nothing() {
+    use reseller_core::domain::{Days, OperationId, TelegramId, Username};
+    let tg = crate::telegram::FakeTelegram::start().await;
+    let panel = FakePanel::start().await;
+    panel.set(Mode::Hang);
+    let db_url = reseller_core::testing::fresh_database_url().await;
+    let key = reseller_core::CredentialCipher::generate_key();
+    let policy = reseller_core::Policy {
+        sync_enabled: true,
+        ..Default::default()
+    };
+    let core = reseller_core::testing::core_at(&db_url, &key, policy).await;
+    let admin = reseller_core::Actor::Admin(TelegramId(ADMIN));
+    for name in ["first", "second", "third"] {
+        let u = Username::parse(name).unwrap();
+        core.create_subscriber(&admin, &OperationId::random(), &u, Days::new(30).unwrap())
+            .await
+            .unwrap();
+    }
+
+    let mut child = serve(&tg.url(), &db_url, &key, &panel.url);
+    for _ in 0..500 {
+        if panel.attempts() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(panel.attempts() > 0, "the worker started delivering");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    panel.set(Mode::Up);
+    let mut child = serve(&tg.url(), &db_url, &key, &panel.url);
+    let got = panel.wait_for(3).await;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let names: Vec<&str> = got
+        .iter()
+        .map(|(_, v)| v["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["first", "second", "third"],
+        "every change once, in order"
+    );
+    let keys: std::collections::HashSet<String> = got
+        .iter()
+        .map(|(h, _)| h["idempotency-key"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        3,
+        "one idempotency key per change, so a receiver can apply each once"
+    );
+    assert!(
+        core.sync_status(&admin).await.unwrap().is_empty(),
+        "nothing left in the outbox"
+    );
+}
