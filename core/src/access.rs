@@ -19,6 +19,8 @@ use subtle::ConstantTimeEq;
 pub struct Access {
     pub username: String,
     password_sha: [u8; 32],
+    /// SHA-256 of the stream token, which the subscribers table indexes as hex.
+    token_sha: [u8; 32],
     pub expires_at: DateTime<Utc>,
     pub active: bool,
     pub max_connections: i64,
@@ -34,6 +36,8 @@ pub const MAX_AGE: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct AccessCache {
     entries: DashMap<String, (Instant, Arc<Access>)>,
+    /// Token hash → username, so token logins find their entry without a query.
+    tokens: DashMap<[u8; 32], String>,
 }
 
 impl AccessCache {
@@ -43,6 +47,7 @@ impl AccessCache {
 
     pub(crate) fn clear(&self) {
         self.entries.clear();
+        self.tokens.clear();
     }
 }
 
@@ -80,11 +85,46 @@ impl Core {
         })
     }
 
+    /// The subscriber whose stream token this is, if any, compared in constant time.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Arc<Access>>> {
+        let given = sha(token);
+        let cached = self.access.tokens.get(&given).map(|u| u.clone());
+        let username = match cached {
+            Some(u) => Some(u),
+            None => {
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT username FROM subscribers WHERE token_hash = $1")
+                        .bind(hex::encode(given))
+                        .fetch_optional(self.db.read())
+                        .await?;
+                if let Some(u) = &found {
+                    self.access.tokens.insert(given, u.clone());
+                }
+                found
+            }
+        };
+        let Some(username) = username else {
+            return Ok(None);
+        };
+        let cached = self
+            .access
+            .entries
+            .get(&username)
+            .filter(|e| e.0.elapsed() < MAX_AGE)
+            .map(|e| e.1.clone());
+        let access = match cached {
+            Some(a) => Some(a),
+            None => self.load_access(&username).await?,
+        };
+        // A reset token still maps to its old owner here; the owner's current token decides.
+        Ok(access.filter(|a| bool::from(a.token_sha.ct_eq(&given))))
+    }
+
     async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
-        type Row = (i64, String, String, i64, i64, i64, i64, Option<i64>);
+        type Row = (i64, String, String, String, i64, i64, i64, i64, Option<i64>);
         let mut conn = self.db.read().acquire().await?;
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, username, password_enc, expires_at, active, max_connections, created_at, reseller_id \
+            "SELECT id, username, password_enc, token_hash, expires_at, active, max_connections, created_at, reseller_id \
              FROM subscribers WHERE username = $1",
         )
         .bind(username)
@@ -94,6 +134,7 @@ impl Core {
             id,
             username,
             password_enc,
+            token_hash,
             expires_at,
             active,
             max_connections,
@@ -106,6 +147,10 @@ impl Core {
         let password = self.cipher.decrypt(&username, &password_enc)?;
         let access = Arc::new(Access {
             password_sha: sha(&password),
+            token_sha: hex::decode(&token_hash)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or_default(),
             expires_at: to_time(expires_at),
             active: active != 0,
             max_connections,

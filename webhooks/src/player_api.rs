@@ -275,6 +275,11 @@ pub(crate) struct StreamCheck {
     username: String,
     #[serde(default)]
     password: String,
+    /// The subscriber's stream token, instead of username and password.
+    token: Option<String>,
+    /// The stream asked for and the viewer's address, for the log.
+    stream: Option<String>,
+    ip: Option<String>,
     /// The streaming server's id for this playback (one per player connection).
     #[serde(default)]
     session: String,
@@ -294,10 +299,24 @@ pub(crate) async fn authorize_stream(
         )
             .into_response();
     }
-    let access = match authenticated(&state, peer, &check.username, &check.password).await {
-        Ok(a) => a,
+    let login = match check.token.as_deref() {
+        Some(token) => state.core.authenticate_token(token).await.map_err(|e| {
+            tracing::error!(error = ?e, "token login failed on our side");
+            Refused::Internal
+        }),
+        None => authenticated(&state, peer, &check.username, &check.password)
+            .await
+            .map(Some),
+    };
+    let access = match login {
+        Ok(Some(a)) => a,
+        Ok(None) if state.guesses.check_key(&peer.ip()).is_err() => {
+            return Refused::Slow.for_server();
+        }
+        Ok(None) => return Refused::WrongCredentials.for_server(),
         Err(refused) => return refused.for_server(),
     };
+    tracing::debug!(user = %access.username, stream = ?check.stream, ip = ?check.ip, "stream authorization");
     match state.core.authorize_stream(&access, &check.session).await {
         Ok(Verdict::Allow) => (StatusCode::OK, "allow").into_response(),
         Ok(Verdict::Denied) => (
