@@ -44,6 +44,8 @@ pub(crate) enum Request {
     Refund(String),
     Channels,
     ImportChannels(String),
+    /// `/channels import` as the caption of an uploaded playlist file.
+    ImportUploadedChannels,
     Kick(Username),
     /// `/syncstatus`, or `/syncstatus retry|drop <job>`.
     SyncStatus(Option<(bool, i64)>),
@@ -196,7 +198,8 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "channels" => match args {
             [] => Request::Channels,
             ["import", url] => Request::ImportChannels(url.to_string()),
-            _ => return Err("Usage: /channels, or /channels import <playlist URL>".into()),
+            ["import"] => Request::ImportUploadedChannels,
+            _ => return Err("Usage: /channels, or /channels import <playlist URL> (or send the playlist file with the caption /channels import)".into()),
         },
         "refund" => match args {
             [order] if order.starts_with("ord_") => Request::Refund(order.to_string()),

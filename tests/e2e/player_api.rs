@@ -181,6 +181,18 @@ async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() 
         "{}",
         imported.text
     );
+    // The same playlist uploaded as a file gives the same list.
+    let before = app.tg.sent().len();
+    app.tg
+        .send_document(ADMIN, "playlist.m3u", PLAYLIST, "/channels import");
+    let uploaded = app.tg.wait_for(ADMIN, before, "Imported").await;
+    assert!(
+        uploaded
+            .text
+            .contains("Imported 3 channels in 2 categories; 0 channels"),
+        "{}",
+        uploaded.text
+    );
     let summary = app.say_expecting(ADMIN, "/channels", "channels in").await;
     assert!(
         summary.text.contains("• News — 2") && summary.text.contains("• Sports — 1"),

@@ -54,6 +54,8 @@ struct Inner {
     answers: Vec<(String, Option<String>)>,
     /// answerPreCheckoutQuery calls: (query id, ok, error message).
     pre_checkout_answers: Vec<(String, bool, Option<String>)>,
+    /// Uploaded files by file id, for getFile and downloads.
+    files: HashMap<String, String>,
     calls: HashMap<String, usize>,
     failures: HashMap<String, usize>,
 }
@@ -82,6 +84,7 @@ impl FakeTelegram {
         });
         let router = Router::new()
             .route("/{token}/{method}", axum::routing::post(handle))
+            .route("/file/{token}/{path}", axum::routing::get(download))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -161,6 +164,21 @@ impl FakeTelegram {
             json!({ "update_id": id, "message": {
                 "message_id": message_id, "date": now(), "chat": chat(user), "from": user_json(user),
                 "photo": [{ "file_id": file_id, "file_unique_id": format!("u{file_id}"), "width": 800, "height": 600 }],
+            }})
+        });
+    }
+
+    /// A file from `user` with `caption`, as when an admin uploads a playlist.
+    pub fn send_document(&self, user: i64, file_name: &str, content: &str, caption: &str) {
+        self.queue(|id, inner| {
+            let file_id = format!("doc{id}");
+            inner.files.insert(file_id.clone(), content.to_string());
+            let message_id = inner.next_message;
+            inner.next_message += 1;
+            json!({ "update_id": id, "message": {
+                "message_id": message_id, "date": now(), "chat": chat(user), "from": user_json(user),
+                "document": { "file_id": file_id, "file_unique_id": format!("u{file_id}"), "file_name": file_name, "file_size": content.len() },
+                "caption": caption,
             }})
         });
     }
@@ -338,6 +356,23 @@ fn buttons(params: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Serves an uploaded file's content, as Telegram's file download does.
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    Path((_token, path)): Path<(String, String)>,
+) -> Response {
+    match shared
+        .inner
+        .lock()
+        .expect("fake Telegram state")
+        .files
+        .get(&path)
+    {
+        Some(content) => content.clone().into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 fn ok(result: Value) -> Response {
     axum::Json(json!({ "ok": true, "result": result })).into_response()
 }
@@ -465,6 +500,19 @@ async fn handle(
                 json!({ "message_id": message_id, "date": now(), "chat": chat(chat_id), "from": bot_user(), "photo": [
                     { "file_id": "f", "file_unique_id": "uf", "width": 1, "height": 1 }
                 ]}),
+            )
+        }
+        "getfile" => {
+            let file_id = params["file_id"].as_str().unwrap_or_default().to_string();
+            let size = shared
+                .inner
+                .lock()
+                .expect("fake Telegram state")
+                .files
+                .get(&file_id)
+                .map_or(0, String::len);
+            ok(
+                json!({ "file_id": file_id, "file_unique_id": format!("u{file_id}"), "file_size": size, "file_path": file_id }),
             )
         }
         "answerprecheckoutquery" => {

@@ -37,7 +37,51 @@ pub(crate) async fn import(ctx: &Ctx, url: &str) -> HandlerResult {
     if !ctx.actor.is_admin() {
         return ctx.refuse(&CoreError::AdminOnly).await;
     }
-    let text = match fetch(url).await {
+    let fetched = fetch(url).await;
+    replace_channels(ctx, fetched).await
+}
+
+/// `/channels import` as the caption of an uploaded playlist file.
+pub(crate) async fn import_file(
+    ctx: &Ctx,
+    document: Option<&teloxide::types::Document>,
+) -> HandlerResult {
+    if !ctx.actor.is_admin() {
+        return ctx.refuse(&CoreError::AdminOnly).await;
+    }
+    let Some(document) = document else {
+        return ctx
+            .say("Send the playlist file with the caption /channels import, or give its URL: /channels import &lt;URL&gt;.")
+            .await;
+    };
+    let fetched = download(ctx, document).await;
+    replace_channels(ctx, fetched).await
+}
+
+/// The content of an uploaded file, through the Bot API's getFile and file download.
+async fn download(ctx: &Ctx, document: &teloxide::types::Document) -> Result<String, String> {
+    use teloxide::net::Download;
+    use teloxide::prelude::Requester;
+    if document.file.size as usize > MAX_PLAYLIST_BYTES {
+        return Err(format!(
+            "it is larger than {} MB",
+            MAX_PLAYLIST_BYTES / 1024 / 1024
+        ));
+    }
+    let file = crate::reply::retrying(|| ctx.bot.get_file(document.file.id.clone()).into_future())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = Vec::new();
+    ctx.bot
+        .download_file(&file.path, &mut body)
+        .await
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())
+}
+
+/// Parses a fetched playlist and makes it the channel list.
+async fn replace_channels(ctx: &Ctx, fetched: Result<String, String>) -> HandlerResult {
+    let text = match fetched {
         Ok(t) => t,
         Err(why) => {
             return ctx

@@ -29,7 +29,8 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
         return Ok(());
     }
     let telegram_id = TelegramId(user.id.0 as i64);
-    let text = msg.text().unwrap_or_default();
+    // A command can also be the caption of a file (an uploaded playlist).
+    let text = msg.text().or(msg.caption()).unwrap_or_default();
     let parsed = command::parse(text, me.username());
     let actor = match app.core.identify(telegram_id).await {
         Ok(a) => a,
@@ -61,6 +62,7 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
         actor,
     };
     match parsed {
+        Some(Ok(Request::ImportUploadedChannels)) => channels::import_file(&ctx, msg.document()).await,
         Some(Ok(request)) => {
             conversation::clear(&ctx.app.core, ctx.chat.0).await?;
             // A redelivered update carries the same message id, so the same operation id.
@@ -169,6 +171,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Refund(order) => payments::refund(ctx, &order).await,
         Request::Channels => channels::show(ctx).await,
         Request::ImportChannels(url) => channels::import(ctx, &url).await,
+        Request::ImportUploadedChannels => channels::import_file(ctx, None).await,
         Request::Kick(u) => subscribers::kick(ctx, &u).await,
         Request::SyncStatus(decision) => channels::sync_status(ctx, decision).await,
         Request::Bouquet(target, bouquet) => channels::bouquet(ctx, &target, &bouquet).await,
