@@ -202,9 +202,10 @@ impl Core {
         Ok(())
     }
 
-    /// The panel refused the job for good. A refused creation gives its credits back, once,
-    /// and the reseller is told why; the admins always are.
-    pub async fn sync_rejected(&self, id: i64, error: &str) -> Result<()> {
+    /// The panel refused the job for good. A refused creation gives its credits back (with
+    /// `refund`, and only once however often the job is retried and refused), and the
+    /// reseller is told why; the admins always are.
+    pub async fn sync_rejected(&self, id: i64, error: &str, refund: bool) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let row: Option<(String, String, Option<i64>, i64)> = sqlx::query_as(
             "UPDATE sync_jobs SET status = 'failed', attempts = attempts + 1, last_error = $1, finished_at = $2 \
@@ -218,7 +219,16 @@ impl Core {
         let Some((kind, username, reseller, credits)) = row else {
             return Ok(());
         };
-        if let (Some(reseller), true) = (reseller, kind == "create" && credits > 0) {
+        let key = format!("sync:{id}:refund");
+        let refunded: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM credit_transactions WHERE idempotency_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let (Some(reseller), true) = (
+            reseller,
+            refund && refunded.is_none() && kind == "create" && credits > 0,
+        ) {
             let moved = ledger::post(
                 &mut tx,
                 Posting {
@@ -228,7 +238,7 @@ impl Core {
                     actor: "sync".into(),
                     subscriber: None,
                     note: Some(&format!("{username} refused by the streaming panel")),
-                    key: format!("sync:{id}:refund"),
+                    key,
                 },
                 true,
             )

@@ -114,6 +114,7 @@ async fn xtream(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut inner = inner.lock().unwrap();
+    inner.attempts += 1;
     match inner.mode {
         Mode::Down => return (StatusCode::BAD_GATEWAY, "down").into_response(),
         Mode::RefuseCreates if q.get("action").map(String::as_str) == Some("create_line") => {

@@ -276,3 +276,35 @@ async fn a_kill_9_in_the_middle_of_a_delivery_loses_nothing() {
         "one idempotency key per change, so a receiver can apply each once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xtream_creation_refused_after_an_unanswered_try_is_not_refunded_blindly() {
+    let panel = FakePanel::start().await;
+    panel.set(Mode::Down);
+    let app = app_with(&panel, "xtream").await;
+    confirm(&app, "/new 30 ambiguous").await;
+    for _ in 0..500 {
+        if panel.attempts() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The first try failed without an answer; now the panel says the line exists.
+    let before = app.tg.sent().len();
+    panel.set(Mode::RefuseCreates);
+    let alert = app
+        .tg
+        .wait_for(ADMIN, before, "may have reached the panel")
+        .await;
+    assert!(
+        alert.text.contains("no credits were refunded"),
+        "{}",
+        alert.text
+    );
+    assert_eq!(
+        app.balance(ALICE).await,
+        70,
+        "the line may exist upstream: the admin decides"
+    );
+    app.assert_ledger_sound().await;
+}

@@ -63,7 +63,21 @@ pub async fn run(
                     tracing::warn!(job = job.id, error = %why, retry_in = secs, "panel sync will be retried");
                     core.sync_retry_later(job.id, &why, secs.max(1)).await
                 }
-                Delivery::Refused(why) => core.sync_rejected(job.id, &why).await,
+                Delivery::Refused(why) => {
+                    // The Xtream API has no idempotency key: a creation refused after an
+                    // earlier attempt may be the panel refusing our own first, unanswered try.
+                    let ambiguous = job.kind == JobKind::Create
+                        && job.attempts > 0
+                        && matches!(backend, Backend::Xtream { .. });
+                    if ambiguous {
+                        let why = format!(
+                            "{why} (after an earlier attempt that may have reached the panel: check the line there, then retry or drop this job; no credits were refunded)"
+                        );
+                        core.sync_rejected(job.id, &why, false).await
+                    } else {
+                        core.sync_rejected(job.id, &why, true).await
+                    }
+                }
             };
             if let Err(e) = recorded {
                 tracing::error!(job = job.id, error = ?e, "could not record a sync result");
