@@ -81,6 +81,15 @@ impl Core {
         Ok(verdict)
     }
 
+    /// Sessions of `username` heard from within the idle timeout.
+    pub fn live_connections(&self, username: &str) -> usize {
+        self.sessions.by_user.get(username).map_or(0, |s| {
+            s.iter()
+                .filter(|x| x.last_seen.elapsed() < IDLE_TIMEOUT)
+                .count()
+        })
+    }
+
     /// The streaming server says a session ended.
     pub async fn end_stream(&self, username: &str, session: &str) -> Result<()> {
         let remaining = self.sessions.by_user.get_mut(username).map(|mut s| {

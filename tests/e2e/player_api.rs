@@ -339,6 +339,10 @@ async fn stream_authorization_enforces_max_connections_and_kicks() {
     );
     let card = app.say_expecting(ALICE, "/user streamer", "streamer").await;
     assert!(card.text.contains("Connections: 3 of 3"), "{}", card.text);
+    assert_eq!(
+        login(&app, "streamer", &pass).await.1["user_info"]["active_cons"],
+        "3"
+    );
     let stats = app.say_expecting(ALICE, "/stats", "Dashboard").await;
     assert!(stats.text.contains("Connections now: 3"), "{}", stats.text);
 

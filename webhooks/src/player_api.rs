@@ -139,7 +139,13 @@ pub(crate) async fn player_api(
     };
     let action = login.action.as_deref().unwrap_or("");
     if action.is_empty() {
-        return axum::Json(login_answer(&access, &login.password, &state.server)).into_response();
+        return axum::Json(login_answer(
+            &access,
+            &login.password,
+            &state.server,
+            state.core.live_connections(&access.username),
+        ))
+        .into_response();
     }
     if !can_watch(&access) {
         return axum::Json(json!([])).into_response();
@@ -233,7 +239,7 @@ pub(crate) async fn playlist(
     ([(axum::http::header::CONTENT_TYPE, "audio/x-mpegurl")], m3u).into_response()
 }
 
-fn login_answer(a: &Access, password: &str, server: &ServerInfo) -> serde_json::Value {
+fn login_answer(a: &Access, password: &str, server: &ServerInfo, live: usize) -> serde_json::Value {
     let now = Utc::now();
     let status = if !a.active {
         "Disabled"
@@ -251,7 +257,7 @@ fn login_answer(a: &Access, password: &str, server: &ServerInfo) -> serde_json::
             "status": status,
             "exp_date": a.expires_at.timestamp().to_string(),
             "is_trial": "0",
-            "active_cons": "0",
+            "active_cons": live.to_string(),
             "created_at": a.created_at.timestamp().to_string(),
             "max_connections": a.max_connections.to_string(),
             "allowed_output_formats": ["m3u8", "ts"],
