@@ -18,6 +18,10 @@ pub(crate) enum Press {
         page: i64,
         reseller: Option<Username>,
     },
+    /// A page of the admins' reseller overview.
+    Resellers {
+        page: i64,
+    },
     Open(Username),
     Act(CardAction, Username),
     /// A number of days picked in the guided `/new` flow.
@@ -108,6 +112,7 @@ impl Press {
             Press::History { page, reseller } => {
                 format!("h:{page}:{}", reseller.as_ref().map_or("", |r| r.as_str()))
             }
+            Press::Resellers { page } => format!("r:{page}"),
             Press::Open(u) => format!("s:{u}"),
             Press::Act(action, u) => {
                 let a = match action {
@@ -162,6 +167,9 @@ impl Press {
                     reseller,
                 }
             }
+            "r" => Press::Resellers {
+                page: rest.parse().ok()?,
+            },
             "s" => Press::Open(Username::parse(rest).ok()?),
             "a" => {
                 let (a, u) = rest.split_once(':')?;

@@ -103,6 +103,18 @@ pub(crate) fn history_page<T>(
     (!nav.is_empty()).then(|| InlineKeyboardMarkup::new([nav]))
 }
 
+pub(crate) fn resellers_page<T>(p: &Page<T>) -> Option<InlineKeyboardMarkup> {
+    let page = |n| Press::Resellers { page: n };
+    let mut nav = Vec::new();
+    if p.page > 0 {
+        nav.push(button("◀️ Previous", page(p.page - 1)));
+    }
+    if p.has_next() {
+        nav.push(button("Next ▶️", page(p.page + 1)));
+    }
+    (!nav.is_empty()).then(|| InlineKeyboardMarkup::new([nav]))
+}
+
 pub(crate) fn new_days() -> InlineKeyboardMarkup {
     let d = |n| button(&format!("{n} days"), Press::NewDays(days(n)));
     InlineKeyboardMarkup::new([[d(1), d(30), d(90)], [d(180), d(365), d(730)]])

@@ -374,20 +374,25 @@ pub(crate) fn global_stats(s: &GlobalStats) -> String {
     )
 }
 
-pub(crate) fn resellers(list: &[ResellerSummary]) -> String {
-    if list.is_empty() {
+pub(crate) fn resellers(p: &Page<ResellerSummary>) -> String {
+    if p.total == 0 {
         return "No resellers yet. Create one with /newreseller &lt;username&gt;.".into();
     }
-    let mut text = format!("<b>Resellers</b> — {}\n", list.len());
-    for s in list {
+    let mut text = format!(
+        "<b>Resellers</b> — {} · page {} of {}\n",
+        credits(p.total),
+        p.page + 1,
+        p.pages()
+    );
+    for s in &p.items {
         let r = &s.reseller;
         text.push_str(&format!(
             "\n{} <code>{}</code> — {} credits, {} subscribers ({} active){}",
             if r.active { "🟢" } else { "⛔" },
             escape(&r.username),
             credits(r.balance),
-            s.subscribers,
-            s.active_subscribers,
+            credits(s.subscribers),
+            credits(s.active_subscribers),
             if r.telegram_id.is_none() {
                 ", not linked yet"
             } else {

@@ -3,9 +3,11 @@
 //!
 //!     cargo bench -p reseller-core --features test-support --bench ledger
 //!
-//! Two workloads, each from CLIENTS concurrent tasks:
+//! Workloads, each from CLIENTS concurrent tasks:
 //! - spread: every client is its own reseller creating subscribers (no shared row);
-//! - hot: every client creates subscribers for the same reseller (one balance, contended).
+//! - hot: every client creates subscribers for the same reseller (one balance, contended);
+//! - hot, owning 10k / 100k: the same, for a reseller that already owns that many subscribers
+//!   (a creation's cost must not grow with them).
 
 use reseller_core::Actor;
 use reseller_core::domain::{Days, OperationId, Username};
@@ -22,7 +24,7 @@ async fn main() {
         "SQLite"
     };
     println!("ledger benchmark on {backend}: {CLIENTS} clients × {OPS_PER_CLIENT} creates");
-    for hot in [false, true] {
+    for (hot, owned) in [(false, 0), (true, 0), (true, 10_000), (true, 100_000)] {
         let core = reseller_core::testing::core().await;
         let admin = Actor::Admin(reseller_core::domain::TelegramId(1));
         let resellers = if hot { 1 } else { CLIENTS };
@@ -52,6 +54,10 @@ async fn main() {
             )
             .await
             .expect("grant");
+            if owned > 0 {
+                core.seed_subscribers_for_bench("owned", owned, r.id.0, 1)
+                    .await;
+            }
             actors.push(Actor::Reseller(r.id));
         }
         let started = Instant::now();
@@ -91,8 +97,9 @@ async fn main() {
             .expect("verify");
         assert!(report.violations.is_empty(), "{:?}", report.violations);
         println!(
-            "{:>6}: {:>7.0} creates/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} ops in {:.2} s, ledger verified)",
+            "{:>6} owning {:>7}: {:>7.0} creates/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} ops in {:.2} s, ledger verified)",
             if hot { "hot" } else { "spread" },
+            owned,
             latencies.len() as f64 / elapsed.as_secs_f64(),
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,

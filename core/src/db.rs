@@ -78,8 +78,11 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(60))
                 .after_connect(|conn, _| {
                     Box::pin(async move {
+                        // synchronous = FULL: a commit is on disk before we answer, so a
+                        // payment we acknowledged survives a power cut (NORMAL in WAL mode may
+                        // lose the last commits). The cost is in ARCHITECTURE.md.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
                         )
                         .await?;
@@ -114,6 +117,11 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    #[cfg(any(test, feature = "test-support"))]
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
     pub(crate) fn read(&self) -> &AnyPool {
         &self.read
     }
@@ -136,4 +144,31 @@ impl Db {
 /// The URL's scheme alone, so a password in a malformed URL never reaches an error message.
 fn scheme_of(url: &str) -> &str {
     url.split(':').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Db;
+
+    /// Acknowledged payments must survive power loss: every SQLite connection commits with
+    /// `synchronous = FULL` (2), not WAL's usual `NORMAL` (1).
+    #[tokio::test]
+    async fn sqlite_commits_are_durable() {
+        let path = std::env::temp_dir().join("resellerbot-tests").join(format!(
+            "sync-{}.db",
+            crate::secrets::random_string(b"abcdef0123456789", 12)
+        ));
+        let db = Db::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .expect("connects");
+        for pool in [&db.write, &db.read] {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .expect("pragma reads");
+            assert_eq!(level, 2, "synchronous must be FULL");
+        }
+        db.close().await;
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -5,7 +5,7 @@ use crate::db::Tx;
 use crate::domain::{ResellerId, SubscriberId};
 use crate::{Core, Result};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
 /// Why credits moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,72 +137,176 @@ impl Core {
     }
 }
 
-/// Checks that every balance equals the sum of its transactions, that each transaction's
-/// `balance_after = balance_before + amount` and chains from the previous one, and that no
-/// balance is negative except through a refund (a reversed payment leaves a debt).
+/// Checks, in one consistent snapshot of a live database:
+/// - every balance equals the sum of its transactions, and each row's
+///   `balance_after = balance_before + amount` chains from the previous one;
+/// - no balance is negative except through a refund (a reversed payment leaves a debt);
+/// - each row's sign fits its kind, and no row names a reseller that does not exist;
+/// - a `purchase` or payment `refund` row belongs to an order that was paid (or since refunded);
+/// - the maintained counters (subscribers per reseller, enabled subscribers per expiry bucket)
+///   match the subscribers table.
 pub async fn verify(db: &crate::Db) -> Result<Report> {
-    {
-        let mut report = Report::default();
-        let balances: Vec<(i64, String, i64)> =
-            sqlx::query_as("SELECT id, username, balance FROM resellers ORDER BY id")
-                .fetch_all(db.read())
-                .await?;
-        report.resellers = balances.len();
-        let rows = sqlx::query(
-            "SELECT id, reseller_id, amount, balance_before, balance_after, kind FROM credit_transactions \
-             ORDER BY reseller_id, id",
-        )
-        .fetch_all(db.read())
-        .await?;
-        report.transactions = rows.len();
-        // Per reseller: (sum of amounts, balance_after of the last row).
-        let mut seen: std::collections::HashMap<i64, (i64, i64)> = Default::default();
-        // Resellers with a refund: only a reversed payment may leave a balance below zero (a debt).
-        let mut refunded = std::collections::HashSet::new();
-        for row in &rows {
-            let (id, reseller, amount, before, after): (i64, i64, i64, i64, i64) = (
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-                row.try_get(4)?,
-            );
-            if before + amount != after {
-                report.violations.push(format!(
-                    "transaction {id}: balance_before {before} + amount {amount} is not balance_after {after}"
-                ));
-            }
-            let kind: String = row.try_get(5)?;
-            if amount < 0 && after < 0 && kind != "refund" {
-                report.violations.push(format!(
-                    "transaction {id} of reseller {reseller}: a {kind} took the balance below zero ({after})"
-                ));
-            }
-            let (sum, last) = seen.entry(reseller).or_insert((0, 0));
-            if before != *last {
-                report.violations.push(format!(
-                    "transaction {id} of reseller {reseller}: balance_before {before} does not follow the previous balance_after {last}"
-                ));
-            }
-            if kind == "refund" {
-                refunded.insert(reseller);
-            }
-            *sum += amount;
-            *last = after;
-        }
-        for (id, username, balance) in balances {
-            let (sum, _) = seen.get(&id).copied().unwrap_or((0, 0));
-            if balance != sum {
-                report.violations.push(format!(
-                    "reseller {id} ({username}): balance {balance} is not the sum of its transactions {sum}"
-                ));
-            }
-            if balance < 0 && !refunded.contains(&id) {
-                report.violations.push(format!(
-                    "reseller {id} ({username}): balance {balance} is negative without a refund to explain it"
-                ));
-            }
-        }
-        Ok(report)
+    let mut snapshot = db.read().begin().await?;
+    if db.backend() == crate::Backend::Postgres {
+        // Without this each statement sees its own moment, and a payment landing between two
+        // reads looks like a broken balance.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *snapshot)
+            .await?;
     }
+    let mut report = Report::default();
+    let balances: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, username, balance FROM resellers ORDER BY id")
+            .fetch_all(&mut *snapshot)
+            .await?;
+    report.resellers = balances.len();
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, reseller_id, amount, balance_before, balance_after, kind, idempotency_key \
+         FROM credit_transactions ORDER BY reseller_id, id",
+    )
+    .fetch_all(&mut *snapshot)
+    .await?;
+    report.transactions = rows.len();
+    let orders: HashMap<i64, String> = sqlx::query_as("SELECT id, status FROM orders")
+        .fetch_all(&mut *snapshot)
+        .await?
+        .into_iter()
+        .collect();
+    let known: HashSet<i64> = balances.iter().map(|b| b.0).collect();
+    let chains = check_rows(&rows, &known, &orders, &mut report.violations);
+    for (id, username, balance) in &balances {
+        let chain = chains.get(id).copied().unwrap_or_default();
+        if *balance != chain.sum {
+            report.violations.push(format!(
+                "reseller {id} ({username}): balance {balance} is not the sum of its transactions {}",
+                chain.sum
+            ));
+        }
+        if *balance < 0 && !chain.refunded {
+            report.violations.push(format!(
+                "reseller {id} ({username}): balance {balance} is negative without a refund to explain it"
+            ));
+        }
+    }
+    check_counters(&mut snapshot, &mut report.violations).await?;
+    snapshot.rollback().await?;
+    Ok(report)
+}
+
+/// A ledger row as `verify` reads it.
+type Row = (i64, i64, i64, i64, i64, String, String);
+
+/// What one reseller's rows add up to.
+#[derive(Clone, Copy, Default)]
+struct Chain {
+    sum: i64,
+    last: i64,
+    refunded: bool,
+}
+
+/// Checks each row on its own and as a link of its reseller's chain; returns the chains.
+fn check_rows(
+    rows: &[Row],
+    resellers: &HashSet<i64>,
+    orders: &HashMap<i64, String>,
+    violations: &mut Vec<String>,
+) -> HashMap<i64, Chain> {
+    let mut chains: HashMap<i64, Chain> = HashMap::new();
+    for (id, reseller, amount, before, after, kind, key) in rows {
+        let (id, reseller, amount, before, after) = (*id, *reseller, *amount, *before, *after);
+        if before + amount != after {
+            violations.push(format!(
+                "transaction {id}: balance_before {before} + amount {amount} is not balance_after {after}"
+            ));
+        }
+        if !resellers.contains(&reseller) {
+            violations.push(format!(
+                "transaction {id}: reseller {reseller} does not exist"
+            ));
+        }
+        if let Some(sign) = wrong_sign(kind, amount) {
+            violations.push(format!(
+                "transaction {id} of reseller {reseller}: a {kind} of {amount} credits {sign}"
+            ));
+        }
+        if let Some(order) = order_of(key) {
+            let status = orders.get(&order).map(String::as_str);
+            if !matches!(status, Some("paid" | "refunded")) {
+                violations.push(format!(
+                    "transaction {id} of reseller {reseller}: a {kind} for order {order}, which is {}",
+                    status.unwrap_or("missing")
+                ));
+            }
+        } else if kind == "purchase" {
+            violations.push(format!(
+                "transaction {id} of reseller {reseller}: a purchase that names no order"
+            ));
+        }
+        if amount < 0 && after < 0 && kind != "refund" {
+            violations.push(format!(
+                "transaction {id} of reseller {reseller}: a {kind} took the balance below zero ({after})"
+            ));
+        }
+        let chain = chains.entry(reseller).or_default();
+        if before != chain.last {
+            violations.push(format!(
+                "transaction {id} of reseller {reseller}: balance_before {before} does not follow the previous balance_after {}",
+                chain.last
+            ));
+        }
+        chain.refunded |= kind == "refund";
+        chain.sum += amount;
+        chain.last = after;
+    }
+    chains
+}
+
+/// Why `amount` cannot be a row of `kind`, if it cannot: grants, bonuses and purchases add,
+/// spending and deductions take, a refund goes either way (credits back, or a payment
+/// reversed), and nothing moves zero credits.
+fn wrong_sign(kind: &str, amount: i64) -> Option<&'static str> {
+    match kind {
+        _ if amount == 0 => Some("moves nothing"),
+        "credit" | "bonus" | "purchase" if amount < 0 => Some("should add credits"),
+        "debit" | "adjustment" if amount > 0 => Some("should take credits"),
+        "credit" | "bonus" | "purchase" | "debit" | "adjustment" | "refund" => None,
+        _ => Some("is of an unknown kind"),
+    }
+}
+
+/// The order a payment posting belongs to: its key is `order:<id>:...`.
+fn order_of(key: &str) -> Option<i64> {
+    key.strip_prefix("order:")?.split(':').next()?.parse().ok()
+}
+
+/// The counters the triggers of migration 0012 maintain, against the rows they count.
+async fn check_counters(tx: &mut crate::db::Tx, violations: &mut Vec<String>) -> Result<()> {
+    let owned: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT r.id, r.username, r.subscriber_count, COUNT(s.id) FROM resellers r \
+         LEFT JOIN subscribers s ON s.reseller_id = r.id \
+         GROUP BY r.id, r.username, r.subscriber_count HAVING r.subscriber_count <> COUNT(s.id)",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, username, kept, counted) in owned {
+        violations.push(format!(
+            "reseller {id} ({username}): subscriber count {kept} but {counted} subscribers"
+        ));
+    }
+    let buckets: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT COALESCE(b.owner, s.owner), COALESCE(b.bucket, s.bucket), COALESCE(b.enabled, 0), COALESCE(s.n, 0) \
+         FROM expiry_buckets b FULL OUTER JOIN \
+         (SELECT COALESCE(reseller_id, 0) AS owner, expires_at / 2592000 AS bucket, COUNT(*) AS n \
+          FROM subscribers WHERE active = 1 GROUP BY COALESCE(reseller_id, 0), expires_at / 2592000) s \
+         ON s.owner = b.owner AND s.bucket = b.bucket \
+         WHERE COALESCE(b.enabled, 0) <> COALESCE(s.n, 0)",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for (owner, bucket, kept, counted) in buckets {
+        violations.push(format!(
+            "expiry bucket {bucket} of owner {owner}: {kept} enabled subscribers kept but {counted} counted"
+        ));
+    }
+    Ok(())
 }

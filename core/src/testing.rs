@@ -84,6 +84,16 @@ impl Core {
         .await;
     }
 
+    /// Runs `sql` behind every rule's back: for tests that forge the
+    /// damage `ledger verify` must find.
+    /// Outside a transaction, so SQLite's `PRAGMA foreign_keys` can be switched.
+    pub async fn tamper_for_tests(&self, sql: &str) {
+        sqlx::raw_sql(sql)
+            .execute(self.db.writer())
+            .await
+            .expect("test statement runs");
+    }
+
     async fn exec_for_tests(&self, sql: &'static str, arg: Option<&str>) {
         let mut tx = self.db.begin_write().await.expect("begin");
         let mut q = sqlx::query(sql);
@@ -132,4 +142,93 @@ pub async fn core_at(url: &str, key: &str, policy: Policy) -> Core {
         CredentialCipher::from_base64(key).expect("valid key"),
         policy,
     )
+}
+
+impl Core {
+    /// Reverses `credits` of a reseller's balance the way a charged-back payment does (a
+    /// `refund` row, allowed below zero), for tests of balances in debt.
+    pub async fn charge_back_for_tests(&self, reseller: &str, credits: i64) {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        let id: i64 = sqlx::query_scalar("SELECT id FROM resellers WHERE username = $1")
+            .bind(reseller)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("reseller exists");
+        crate::ledger::post(
+            &mut tx,
+            crate::ledger::Posting {
+                reseller: crate::domain::ResellerId(id),
+                amount: -credits,
+                kind: crate::ledger::Kind::Refund,
+                actor: "payment:test".into(),
+                subscriber: None,
+                note: Some("chargeback"),
+                key: format!("test-chargeback:{}", crate::domain::OperationId::random()),
+            },
+            true,
+        )
+        .await
+        .expect("posting runs")
+        .expect("an unconditional posting applies");
+        tx.commit().await.expect("commit");
+    }
+}
+
+impl Core {
+    /// Inserts `count` resellers `{prefix}{n}` in one statement; returns the first one's id
+    /// (the others follow it). For benchmarks at operator scale.
+    pub async fn seed_resellers_for_bench(&self, prefix: &str, count: i64) -> i64 {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        sqlx::query(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
+             INSERT INTO resellers (username, display_name, max_users, balance, created_at) \
+             SELECT $2 || CAST(n AS TEXT), 'Shop ' || CAST(n AS TEXT), 10000000, 0, $3 FROM seq",
+        )
+        .bind(count)
+        .bind(prefix)
+        .bind(crate::core::now())
+        .execute(&mut *tx)
+        .await
+        .expect("seed resellers");
+        let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM resellers WHERE username LIKE $1")
+            .bind(format!("{prefix}%"))
+            .fetch_one(&mut *tx)
+            .await
+            .expect("first id");
+        tx.commit().await.expect("commit");
+        first
+    }
+
+    /// Inserts `count` subscribers `{prefix}{n}`, spread round-robin over the `resellers`
+    /// resellers from id `first`, in one statement: expiries spread from 180 days ago to a year
+    /// ahead, 3% disabled, 1% watching, creations over the past year. The credentials are not
+    /// valid ciphertext: for dashboards and counters, not logins.
+    pub async fn seed_subscribers_for_bench(
+        &self,
+        prefix: &str,
+        count: i64,
+        first: i64,
+        resellers: i64,
+    ) {
+        let now = crate::core::now();
+        let mut tx = self.db.begin_write().await.expect("begin");
+        sqlx::query(
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
+             INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
+             active, reseller_id, active_connections, created_at) \
+             SELECT $2 || CAST(n AS TEXT), 'x', 'x', $2 || CAST(n AS TEXT), \
+             $3 - 15552000 + ((n * 7919) % 545) * 86400 + (n % 86400), 3, \
+             CASE WHEN n % 33 = 0 THEN 0 ELSE 1 END, $4 + (n % $5), CASE WHEN n % 100 = 0 THEN 1 ELSE 0 END, \
+             $3 - ((n * 104729) % 365) * 86400 FROM seq",
+        )
+        .bind(count)
+        .bind(prefix)
+        .bind(now)
+        .bind(first)
+        .bind(resellers)
+        .execute(&mut *tx)
+        .await
+        .expect("seed subscribers");
+        tx.commit().await.expect("commit");
+    }
 }

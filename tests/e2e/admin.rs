@@ -111,3 +111,89 @@ async fn admin_owned_subscribers_cost_nothing_and_resellers_ones_are_theirs() {
     assert_eq!(app.balance(ALICE).await, 20);
     app.assert_ledger_sound().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reseller_overview_pages_and_clamps_forged_pages() {
+    let app = TestApp::spawn().await;
+    for i in 0..25 {
+        app.core
+            .create_reseller(
+                &reseller_core::Actor::Admin(reseller_core::domain::TelegramId(ADMIN)),
+                &reseller_core::domain::Username::parse(&format!("shop{i:02}")).unwrap(),
+                Some("A long display name that is not shown in the overview"),
+            )
+            .await
+            .expect("reseller created");
+    }
+    let first = app.say_expecting(ADMIN, "/resellers", "Resellers").await;
+    assert!(
+        first.text.contains("Resellers</b> — 25 · page 1 of 3"),
+        "{}",
+        first.text
+    );
+    assert!(first.text.contains("shop00") && first.text.contains("shop09"));
+    assert!(!first.text.contains("shop10"), "{}", first.text);
+
+    let second = app.press(ADMIN, &first, "Next").await;
+    assert!(second.edited, "paging edits the message in place");
+    assert!(
+        second.text.contains("page 2 of 3") && second.text.contains("shop10"),
+        "{}",
+        second.text
+    );
+
+    // Forged or stale page numbers show the nearest real page; no error, no overflow.
+    for (forged, page) in [
+        ("r:922337203685477581", "page 3 of 3"),
+        ("r:9223372036854775807", "page 3 of 3"),
+        ("r:-4", "page 1 of 3"),
+    ] {
+        let before = app.tg.sent().len();
+        app.tg.press(ADMIN, first.message_id, forged);
+        let shown = app.tg.wait_for(ADMIN, before, "Resellers").await;
+        assert!(shown.text.contains(page), "{forged}: {}", shown.text);
+    }
+    let last = app.say_expecting(ADMIN, "/resellers", "Resellers").await;
+    assert!(last.text.len() < 4_096);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboards_count_each_subscriber_in_exactly_one_status() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 1_000).await;
+    for (name, days) in [
+        ("watching", 30),
+        ("lapsed", 30),
+        ("paused", 30),
+        ("soon", 30),
+        ("later", 200),
+    ] {
+        let card = app
+            .say_expecting(ALICE, &format!("/new {days} {name}"), "Create")
+            .await;
+        app.press(ALICE, &card, "Confirm").await;
+    }
+    let now = chrono::Utc::now();
+    app.core
+        .set_expiry_for_tests("lapsed", now - chrono::Duration::days(2))
+        .await;
+    app.core
+        .set_expiry_for_tests("soon", now + chrono::Duration::days(3))
+        .await;
+    app.say_expecting(ALICE, "/disable paused", "disabled")
+        .await;
+
+    let counts = "Subscribers: <b>5</b>\n🟢 Active: 3\n🟡 Expiring within a week: 1\n🔴 Expired: 1\n⚪ Disabled: 1";
+    let mine = app.say_expecting(ALICE, "/stats", "Dashboard").await;
+    assert!(mine.text.contains(counts), "{}", mine.text);
+    let all = app.say_expecting(ADMIN, "/stats", "All resellers").await;
+    assert!(all.text.contains(counts), "{}", all.text);
+    let list = app.say_expecting(ADMIN, "/resellers", "Resellers").await;
+    assert!(
+        list.text.contains("5 subscribers (3 active)"),
+        "{}",
+        list.text
+    );
+    app.assert_ledger_sound().await;
+}

@@ -275,3 +275,32 @@ async fn cancel_changes_nothing_and_the_card_cannot_be_confirmed_after() {
     );
     assert_eq!(app.balance(ALICE).await, 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_to_a_reseller_in_debt_moves_the_balance_up() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 100).await;
+    app.core.charge_back_for_tests("alice", 1_000).await;
+    assert_eq!(app.balance(ALICE).await, -900);
+
+    let card = app.say_expecting(ADMIN, "/grant alice 100", "Grant").await;
+    assert!(
+        card.text.contains("Balance: -900 → <b>-800</b>"),
+        "{}",
+        card.text
+    );
+    let done = app.press(ADMIN, &card, "Confirm").await;
+    assert!(done.text.contains("Granted"), "{}", done.text);
+    assert_eq!(app.balance(ALICE).await, -800);
+    // Deductions stay bounded at zero, debt or not.
+    let refused = app.say(ADMIN, "/deduct alice 1 test").await;
+    assert!(
+        refused
+            .text
+            .contains("Cannot deduct 1 credits from alice: the balance is -800."),
+        "{}",
+        refused.text
+    );
+    app.assert_ledger_sound().await;
+}

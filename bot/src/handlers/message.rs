@@ -151,7 +151,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             display_name,
         } => resellers::create(ctx, me, &username, display_name.as_deref()).await,
         Request::Invite(r) => resellers::invite(ctx, me, &r).await,
-        Request::Resellers => resellers::list(ctx).await,
+        Request::Resellers => resellers::list(ctx, 0, None).await,
         Request::Reseller(r) => resellers::detail(ctx, &r).await,
         Request::Suspend(r) => resellers::set_active(ctx, &r, false).await,
         Request::Unsuspend(r) => resellers::set_active(ctx, &r, true).await,

@@ -1,7 +1,7 @@
 //! Button presses. The data is decoded into a [`Press`] and everything it asks for is checked
 //! by core against the presser's own rights, so forged data changes and reveals nothing.
 
-use super::{Ctx, HandlerResult, confirm, credits, guided, payments, subscribers};
+use super::{Ctx, HandlerResult, confirm, credits, guided, payments, resellers, subscribers};
 use crate::app::App;
 use crate::callback::{CardAction, Press};
 use crate::reply;
@@ -68,6 +68,7 @@ async fn act(
         Press::History { page, reseller } => {
             credits::history(ctx, reseller.as_ref(), page, Some(card)).await
         }
+        Press::Resellers { page } => resellers::list(ctx, page, Some(card)).await,
         Press::Open(u) => subscribers::card(ctx, &u).await,
         Press::NewDays(days) => guided::days_chosen(ctx, days).await,
         Press::Act(action, username) => match action {

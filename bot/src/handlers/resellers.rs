@@ -1,10 +1,10 @@
 //! Admin commands about resellers.
 
 use super::{Ctx, HandlerResult};
-use crate::render;
+use crate::{keyboards, render};
 use reseller_core::domain::{Label, Limit, LimitValue, Permission, Username};
 use reseller_core::ops::Invite;
-use teloxide::types::Me;
+use teloxide::types::{Me, MessageId};
 use teloxide::utils::html::escape;
 
 fn invite_text(me: &Me, reseller: &str, invite: &Invite) -> String {
@@ -43,9 +43,18 @@ pub(crate) async fn invite(ctx: &Ctx, me: &Me, reseller: &Username) -> HandlerRe
     }
 }
 
-pub(crate) async fn list(ctx: &Ctx) -> HandlerResult {
-    match ctx.app.core.resellers(&ctx.actor).await {
-        Ok(list) => ctx.say(&render::resellers(&list)).await,
+/// A page of the reseller overview, sent new or edited into `message` when paging.
+pub(crate) async fn list(ctx: &Ctx, page: i64, message: Option<MessageId>) -> HandlerResult {
+    match ctx.app.core.resellers(&ctx.actor, page).await {
+        Ok(p) => {
+            let text = render::resellers(&p);
+            let kb = keyboards::resellers_page(&p);
+            match (message, kb) {
+                (Some(m), kb) => ctx.edit(m, &text, kb).await,
+                (None, Some(kb)) => ctx.say_with(&text, kb).await,
+                (None, None) => ctx.say(&text).await,
+            }
+        }
         Err(e) => ctx.refuse(&e).await,
     }
 }

@@ -161,7 +161,9 @@ impl Core {
                 } else {
                     -days.get()
                 };
-                if r.balance + delta < 0 {
+                // Only a deduction is bounded: a grant always moves the balance up, even one
+                // still below zero after it (a reseller paying off a debt).
+                if delta < 0 && r.balance + delta < 0 {
                     return Err(CoreError::DeductBelowZero {
                         reseller: r.username,
                         amount: days.get(),

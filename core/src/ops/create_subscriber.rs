@@ -78,7 +78,6 @@ impl Core {
                 note: Some("new subscriber"),
                 key: format!("{op}:debit"),
             };
-            // The debit locks the reseller's row, so the count below cannot race another create.
             let Some(moved) = ledger::post(tx, posting, false).await? else {
                 return Err(CoreError::InsufficientCredits {
                     action: format!("create this subscriber for {days} days"),
@@ -86,8 +85,10 @@ impl Core {
                     balance: ledger::balance(tx, r.id).await?,
                 });
             };
+            // The insert's trigger counted the new subscriber on the reseller's row (locking
+            // it), so this read is O(1) and cannot race another creation.
             let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE reseller_id = $1")
+                sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
                     .bind(r.id.0)
                     .fetch_one(&mut **tx)
                     .await?;

@@ -16,7 +16,7 @@ pub struct Moved {
 }
 
 impl Core {
-    /// An admin adds `days` credits to a reseller.
+    /// An admin adds `days` credits to a reseller, whatever the balance (one in debt too).
     pub async fn grant(
         &self,
         actor: &Actor,
@@ -75,7 +75,8 @@ impl Core {
             note,
             key: format!("{op}:{}", kind.as_str()),
         };
-        let Some(movement) = ledger::post(tx, posting, false).await? else {
+        // A grant always applies, even to a balance in debt; a deduction never goes below zero.
+        let Some(movement) = ledger::post(tx, posting, amount > 0).await? else {
             return Err(CoreError::DeductBelowZero {
                 reseller: r.username,
                 amount: -amount,

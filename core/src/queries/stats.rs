@@ -47,6 +47,9 @@ pub struct GlobalStats {
     pub recent: Vec<Activity>,
 }
 
+/// Width of an expiry bucket in seconds (30 days), as in migration 0012's triggers.
+const EXPIRY_BUCKET: i64 = 2_592_000;
+
 fn month_start() -> i64 {
     let now = Utc::now();
     Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
@@ -56,40 +59,106 @@ fn month_start() -> i64 {
 }
 
 impl Core {
+    /// Subscriber counts for one reseller or everyone, from maintained counters and partial
+    /// indexes: the cost follows the current expiry bucket, disabled subscribers and live
+    /// connections, never the whole table. Statuses partition the total like [`Status`] does:
+    /// disabled first, then expired, else active.
+    ///
+    /// [`Status`]: crate::queries::subscribers::Status
     async fn counts(&self, reseller: Option<i64>) -> Result<Counts> {
+        let db = self.db.read();
         let now = now();
         let soon = now + self.policy.expiring_soon_days * 86_400;
-        let scope = if reseller.is_some() {
-            "WHERE reseller_id = $5"
-        } else {
-            "WHERE $5 = $5"
+        // `$1` is the reseller, or matches every row when counting for everyone.
+        let (mine, bound) = match reseller {
+            Some(id) => ("reseller_id = $1", id),
+            None => ("$1 = $1", 0),
         };
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*) AS total, \
-             CAST(COALESCE(SUM(CASE WHEN active = 1 AND expires_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS active, \
-             CAST(COALESCE(SUM(CASE WHEN expires_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS expired, \
-             CAST(COALESCE(SUM(CASE WHEN active = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS disabled, \
-             CAST(COALESCE(SUM(CASE WHEN active = 1 AND expires_at > $2 AND expires_at <= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS soon, \
-             CAST(COALESCE(SUM(active_connections), 0) AS BIGINT) AS connections, \
-             CAST(COALESCE(SUM(CASE WHEN created_at >= $4 THEN 1 ELSE 0 END), 0) AS BIGINT) AS created \
-             FROM subscribers {scope}"
+        let count = |condition: &str| {
+            format!("SELECT COUNT(*) FROM subscribers WHERE {mine} AND {condition}")
+        };
+        let total: i64 = match reseller {
+            Some(id) => {
+                sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(db)
+                    .await?
+            }
+            None => {
+                let owned: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(subscriber_count), 0) AS BIGINT) FROM resellers",
+                )
+                .fetch_one(db)
+                .await?;
+                let admins: i64 = sqlx::query_scalar(&count("reseller_id IS NULL"))
+                    .bind(bound)
+                    .fetch_one(db)
+                    .await?;
+                owned + admins
+            }
+        };
+        let active = self.watching(reseller, now).await?;
+        let scalar = |sql: String, a: i64, b: i64| async move {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .bind(bound)
+                .bind(a)
+                .bind(b)
+                .fetch_one(db)
+                .await
+        };
+        let disabled = scalar(count("active = 0 AND $2 = $3"), 0, 0).await?;
+        let expiring_soon = scalar(
+            count("active = 1 AND expires_at > $2 AND expires_at <= $3"),
+            now,
+            soon,
+        )
+        .await?;
+        let connections = scalar(
+            format!(
+                "SELECT CAST(COALESCE(SUM(active_connections), 0) AS BIGINT) FROM subscribers \
+                 WHERE {mine} AND active_connections > $2 AND $3 = $3"
+            ),
+            0,
+            0,
+        )
+        .await?;
+        let created_this_month =
+            scalar(count("created_at >= $2 AND $3 = $3"), month_start(), 0).await?;
+        Ok(Counts {
+            total,
+            active,
+            expired: total - active - disabled,
+            disabled,
+            expiring_soon,
+            connections,
+            created_this_month,
+        })
+    }
+
+    /// Enabled subscribers whose access has not expired: the expiry buckets after the current
+    /// one, plus the current bucket's subscribers counted through the index.
+    pub(crate) async fn watching(&self, reseller: Option<i64>, now: i64) -> Result<i64> {
+        let bucket = now / EXPIRY_BUCKET;
+        let (owner, mine, bound) = match reseller {
+            Some(id) => ("owner = $1", "reseller_id = $1", id),
+            None => ("$1 = $1", "$1 = $1", 0),
+        };
+        let later: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COALESCE(SUM(enabled), 0) AS BIGINT) FROM expiry_buckets WHERE {owner} AND bucket > $2"
         ))
-        .bind(now)
-        .bind(now)
-        .bind(soon)
-        .bind(month_start())
-        .bind(reseller.unwrap_or(0))
+        .bind(bound)
+        .bind(bucket)
         .fetch_one(self.db.read())
         .await?;
-        Ok(Counts {
-            total: row.try_get("total")?,
-            active: row.try_get("active")?,
-            expired: row.try_get("expired")?,
-            disabled: row.try_get("disabled")?,
-            expiring_soon: row.try_get("soon")?,
-            connections: row.try_get("connections")?,
-            created_this_month: row.try_get("created")?,
-        })
+        let current: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM subscribers WHERE {mine} AND active = 1 AND expires_at > $2 AND expires_at < $3"
+        ))
+        .bind(bound)
+        .bind(now)
+        .bind((bucket + 1) * EXPIRY_BUCKET)
+        .fetch_one(self.db.read())
+        .await?;
+        Ok(later + current)
     }
 
     async fn recent(&self, reseller: Option<i64>) -> Result<Vec<Activity>> {
