@@ -147,7 +147,7 @@ impl Press {
             "u" => {
                 let mut parts = rest.splitn(3, ':');
                 let filter = Filter::parse(parts.next()?)?;
-                let page = parts.next()?.parse().ok().filter(|p| *p >= 0)?;
+                let page = page_number(parts.next()?)?;
                 let search = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
                 Press::Users {
                     filter,
@@ -163,12 +163,12 @@ impl Press {
                     Some(Username::parse(reseller).ok()?)
                 };
                 Press::History {
-                    page: page.parse().ok().filter(|p| *p >= 0)?,
+                    page: page_number(page)?,
                     reseller,
                 }
             }
             "r" => Press::Resellers {
-                page: rest.parse().ok()?,
+                page: page_number(rest)?,
             },
             "s" => Press::Open(Username::parse(rest).ok()?),
             "a" => {
@@ -207,6 +207,18 @@ impl Press {
             }
             _ => return None,
         })
+    }
+}
+
+/// A page number as written in button data. Out-of-range numbers are kept (saturated past
+/// `i64`): core clamps them to the first or last page, so a forged page still shows a list.
+fn page_number(s: &str) -> Option<i64> {
+    use std::num::IntErrorKind;
+    match s.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(e) if *e.kind() == IntErrorKind::PosOverflow => Some(i64::MAX),
+        Err(e) if *e.kind() == IntErrorKind::NegOverflow => Some(i64::MIN),
+        Err(_) => None,
     }
 }
 
@@ -263,12 +275,30 @@ mod tests {
             "a:e0:bob",
             "a:e-5:bob",
             "a:e99999:bob",
-            "u:all:-1:",
+            "u:all:x:",
+            "u:all::",
             "s:bad name",
             "z:1",
             "h:x:",
         ] {
             assert_eq!(Press::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_pages_decode_for_core_to_clamp() {
+        for (data, page) in [
+            ("u:all:-1:", -1),
+            ("u:all:922337203685477581:", 922_337_203_685_477_581),
+            ("u:all:99999999999999999999999:", i64::MAX),
+            ("h:-99999999999999999999999:", i64::MIN),
+        ] {
+            let decoded = Press::decode(data);
+            let found = match decoded {
+                Some(Press::Users { page, .. } | Press::History { page, .. }) => page,
+                other => panic!("{data}: {other:?}"),
+            };
+            assert_eq!(found, page, "{data}");
         }
     }
 }

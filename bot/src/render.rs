@@ -8,7 +8,7 @@ use reseller_core::ops::{Command, Outcome, Quote};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
 use reseller_core::queries::resellers::ResellerSummary;
-use reseller_core::queries::stats::{Activity, Counts, GlobalStats, ResellerStats};
+use reseller_core::queries::stats::{Activity, Counts, GlobalStats, Recent, ResellerStats};
 use reseller_core::queries::subscribers::{Credentials, Filter, Status, Subscriber};
 use teloxide::utils::html::escape;
 
@@ -219,14 +219,16 @@ fn icon(s: &Subscriber, now: DateTime<Utc>) -> &'static str {
 
 pub(crate) fn subscriber_card(s: &Subscriber, show_owner: bool) -> String {
     let now = Utc::now();
+    let connections = match s.active_connections {
+        Some(n) => format!("Connections: {n} of {}", s.max_connections),
+        None => format!("Max connections: {}", s.max_connections),
+    };
     let mut text = format!(
-        "👤 <b>{}</b> — {}\nExpires: {} ({} days left)\nConnections: {} of {}\nCreated: {}",
+        "👤 <b>{}</b> — {}\nExpires: {} ({} days left)\n{connections}\nCreated: {}",
         escape(&s.username),
         status(s, now),
         date(s.expires_at),
         s.days_left(now),
-        s.active_connections,
-        s.max_connections,
         date(s.created_at),
     );
     if let Some(t) = s.last_access_at {
@@ -295,39 +297,48 @@ pub(crate) fn history_page(p: &Page<Entry>, whose: Option<&str>) -> String {
     }
     text.push_str(&format!(" — page {} of {}\n", p.page + 1, p.pages()));
     for e in &p.items {
-        let sign = if e.amount > 0 { "+" } else { "" };
-        text.push_str(&format!(
-            "\n{} <b>{sign}{}</b> {}{} — {} → {}",
-            e.created_at.format("%m-%d %H:%M"),
-            credits(e.amount),
-            kind(e.kind),
-            e.subscriber
-                .as_deref()
-                .map(|s| format!(" ({})", escape(s)))
-                .unwrap_or_default(),
-            credits(e.balance_before),
-            credits(e.balance_after),
-        ));
-        if let Some(n) = e
-            .note
-            .as_deref()
-            .filter(|n| !matches!(*n, "new subscriber" | "extension"))
-        {
-            text.push_str(&format!(" · {}", escape(n)));
-        }
+        text.push('\n');
+        text.push_str(&ledger_line(e));
     }
     text
 }
 
+/// One credit movement, as history pages and dashboards list it.
+fn ledger_line(e: &Entry) -> String {
+    let sign = if e.amount > 0 { "+" } else { "" };
+    let mut line = format!(
+        "{} <b>{sign}{}</b> {}{} — {} → {}",
+        e.created_at.format("%m-%d %H:%M"),
+        credits(e.amount),
+        kind(e.kind),
+        e.subscriber
+            .as_deref()
+            .map(|s| format!(" ({})", escape(s)))
+            .unwrap_or_default(),
+        credits(e.balance_before),
+        credits(e.balance_after),
+    );
+    if let Some(n) = e
+        .note
+        .as_deref()
+        .filter(|n| !matches!(*n, "new subscriber" | "extension"))
+    {
+        line.push_str(&format!(" · {}", escape(n)));
+    }
+    line
+}
+
 fn counts(c: &Counts) -> String {
     format!(
-        "Subscribers: <b>{}</b>\n🟢 Active: {}\n🟡 Expiring within a week: {}\n🔴 Expired: {}\n⚪ Disabled: {}\n📺 Connections now: {}\n🆕 Created this month: {}",
+        "Subscribers: <b>{}</b>\n🟢 Active: {}\n🟡 Expiring within a week: {}\n🔴 Expired: {}\n⚪ Disabled: {}\n{}🆕 Created this month: {}",
         c.total,
         c.active,
         c.expiring_soon,
         c.expired,
         c.disabled,
-        c.connections,
+        c.connections
+            .map(|n| format!("📺 Connections now: {n}\n"))
+            .unwrap_or_default(),
         c.created_this_month
     )
 }
@@ -354,11 +365,18 @@ fn recent(items: &[Activity]) -> String {
 }
 
 pub(crate) fn reseller_stats(s: &ResellerStats) -> String {
+    let recent = match &s.recent {
+        Recent::Log(items) => recent(items),
+        Recent::Credits(items) if items.is_empty() => String::new(),
+        Recent::Credits(items) => {
+            let lines: Vec<String> = items.iter().map(ledger_line).collect();
+            format!("\n\n<b>Recent credit movements</b>\n{}", lines.join("\n"))
+        }
+    };
     format!(
-        "📊 <b>Dashboard</b>\n\n{}\n💰 Balance: <b>{}</b> credits{}",
+        "📊 <b>Dashboard</b>\n\n{}\n💰 Balance: <b>{}</b> credits{recent}",
         counts(&s.counts),
         credits(s.balance),
-        recent(&s.recent)
     )
 }
 

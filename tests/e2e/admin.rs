@@ -146,6 +146,7 @@ async fn the_reseller_overview_pages_and_clamps_forged_pages() {
     for (forged, page) in [
         ("r:922337203685477581", "page 3 of 3"),
         ("r:9223372036854775807", "page 3 of 3"),
+        ("r:99999999999999999999999", "page 3 of 3"),
         ("r:-4", "page 1 of 3"),
     ] {
         let before = app.tg.sent().len();

@@ -15,6 +15,7 @@ mod player_api;
 mod providers;
 mod purchases;
 mod resilience;
+mod rules;
 mod security;
 mod subscribers;
 mod sync;

@@ -3,7 +3,7 @@
 
 use super::{Ctx, HandlerResult};
 use crate::{keyboards, render};
-use reseller_core::domain::{OperationId, Username};
+use reseller_core::domain::OperationId;
 use reseller_core::ops::{Command, Outcome};
 use teloxide::types::MessageId;
 
@@ -32,8 +32,18 @@ pub(crate) async fn confirm(
     match ctx.app.core.confirm(&ctx.actor, id).await {
         Ok(done) => {
             let creds = match &done.value {
-                Outcome::Created(c) => credentials_of(ctx, &c.username).await,
-                Outcome::Reset(u) => credentials_of(ctx, u).await,
+                Outcome::Created(_) | Outcome::Reset(_) => {
+                    match ctx.app.core.issued_credentials(&ctx.actor, id).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            // Deleted again since, or a failure: the outcome still stands.
+                            if e.is_internal() {
+                                tracing::error!(error = ?e, "issued credentials unreadable");
+                            }
+                            None
+                        }
+                    }
+                }
                 _ => None,
             };
             ctx.edit(card, &render::outcome(&done.value, creds.as_ref()), None)
@@ -64,12 +74,4 @@ pub(crate) async fn cancel(
             Ok(None)
         }
     }
-}
-
-async fn credentials_of(
-    ctx: &Ctx,
-    username: &str,
-) -> Option<reseller_core::queries::subscribers::Credentials> {
-    let u = Username::parse(username).ok()?;
-    ctx.app.core.credentials(&ctx.actor, &u).await.ok()
 }

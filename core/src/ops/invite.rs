@@ -103,12 +103,27 @@ impl Core {
         if let Some(other) = linked {
             return Err(CoreError::AlreadyLinked(other));
         }
-        sqlx::query("UPDATE resellers SET telegram_id = $1, last_seen_at = $2 WHERE id = $3")
-            .bind(telegram_id.0)
-            .bind(now)
-            .bind(reseller.0)
-            .execute(&mut *tx)
-            .await?;
+        let linking =
+            sqlx::query("UPDATE resellers SET telegram_id = $1, last_seen_at = $2 WHERE id = $3")
+                .bind(telegram_id.0)
+                .bind(now)
+                .bind(reseller.0)
+                .execute(&mut *tx)
+                .await;
+        if let Err(e) = linking {
+            // Two invites redeemed at once by one account: on PostgreSQL both pass the check
+            // above, and the later one meets the unique index once the first has committed.
+            drop(tx);
+            let linked: Option<String> =
+                sqlx::query_scalar("SELECT username FROM resellers WHERE telegram_id = $1")
+                    .bind(telegram_id.0)
+                    .fetch_optional(self.db.read())
+                    .await?;
+            return Err(match linked {
+                Some(other) => super::unique_or(e, CoreError::AlreadyLinked(other)),
+                None => e.into(),
+            });
+        }
         audit::record(
             &mut tx,
             &Actor::Reseller(reseller),

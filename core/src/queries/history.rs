@@ -1,4 +1,4 @@
-use super::{PER_PAGE, Page};
+use super::{PER_PAGE, Page, clamp_page};
 use crate::core::to_time;
 use crate::domain::{ResellerId, Username};
 use crate::ledger::Kind;
@@ -45,12 +45,12 @@ impl Core {
                 });
             }
         };
-        let page = page.max(0);
         let total: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM credit_transactions WHERE reseller_id = $1")
                 .bind(reseller.0)
                 .fetch_one(self.db.read())
                 .await?;
+        let page = clamp_page(page, total);
         let rows = sqlx::query(&format!(
             "SELECT id, amount, kind, balance_before, balance_after, actor, subscriber_username, note, created_at \
              FROM credit_transactions WHERE reseller_id = $1 ORDER BY id DESC LIMIT {PER_PAGE} OFFSET {}",

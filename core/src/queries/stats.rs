@@ -1,5 +1,6 @@
 use crate::core::{now, to_time};
 use crate::domain::Permission;
+use crate::queries::history::Entry;
 use crate::queries::resellers;
 use crate::{Actor, Core, Result};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -13,7 +14,8 @@ pub struct Counts {
     pub expired: i64,
     pub disabled: i64,
     pub expiring_soon: i64,
-    pub connections: i64,
+    /// Live connections; `None` for resellers not allowed to view connections.
+    pub connections: Option<i64>,
     pub created_this_month: i64,
 }
 
@@ -31,7 +33,15 @@ pub struct Activity {
 pub struct ResellerStats {
     pub counts: Counts,
     pub balance: i64,
-    pub recent: Vec<Activity>,
+    pub recent: Recent,
+}
+
+/// What a reseller's dashboard lists as recent: the activity log only with `can_view_logs`,
+/// otherwise their own credit movements, which `/history` shows them anyway.
+#[derive(Debug, Clone)]
+pub enum Recent {
+    Log(Vec<Activity>),
+    Credits(Vec<Entry>),
 }
 
 /// The operator's dashboard.
@@ -49,6 +59,9 @@ pub struct GlobalStats {
 
 /// Width of an expiry bucket in seconds (30 days), as in migration 0012's triggers.
 const EXPIRY_BUCKET: i64 = 2_592_000;
+
+/// Lines of recent activity on a dashboard.
+const RECENT: usize = 5;
 
 fn month_start() -> i64 {
     let now = Utc::now();
@@ -130,7 +143,7 @@ impl Core {
             expired: total - active - disabled,
             disabled,
             expiring_soon,
-            connections,
+            connections: Some(connections),
             created_this_month,
         })
     }
@@ -168,7 +181,7 @@ impl Core {
             "WHERE $1 = $1"
         };
         let rows = sqlx::query(&format!(
-            "SELECT action, target, actor, created_at FROM audit_log {scope} ORDER BY id DESC LIMIT 5"
+            "SELECT action, target, actor, created_at FROM audit_log {scope} ORDER BY id DESC LIMIT {RECENT}"
         ))
         .bind(reseller.unwrap_or(0))
         .fetch_all(self.db.read())
@@ -186,17 +199,28 @@ impl Core {
             .map_err(Into::into)
     }
 
-    /// The reseller's dashboard.
+    /// The reseller's dashboard, without the figures their permissions hide.
     pub async fn reseller_stats(&self, actor: &Actor) -> Result<ResellerStats> {
         let Actor::Reseller(id) = actor else {
-            return Err(crate::CoreError::AdminOnly);
+            return Err(crate::CoreError::ResellersOnly);
         };
         let me = resellers::by_id(self.db.read(), *id).await?;
         me.require(Permission::CanViewStatistics)?;
+        let mut counts = self.counts(Some(id.0)).await?;
+        if !me.permissions.allows(Permission::CanViewConnections) {
+            counts.connections = None;
+        }
+        let recent = if me.permissions.allows(Permission::CanViewLogs) {
+            Recent::Log(self.recent(Some(id.0)).await?)
+        } else {
+            let mut latest = self.history(actor, None, 0).await?.items;
+            latest.truncate(RECENT);
+            Recent::Credits(latest)
+        };
         Ok(ResellerStats {
-            counts: self.counts(Some(id.0)).await?,
+            counts,
             balance: me.balance,
-            recent: self.recent(Some(id.0)).await?,
+            recent,
         })
     }
 

@@ -1,7 +1,8 @@
-use super::{PER_PAGE, Page};
+use super::{PER_PAGE, Page, clamp_page};
 use crate::core::{now, to_time};
 use crate::db::Tx;
-use crate::domain::{ParseError, Permission, ResellerId, SubscriberId, Username};
+use crate::domain::{OperationId, ParseError, Permission, ResellerId, SubscriberId, Username};
+use crate::ops::Command;
 use crate::queries::resellers::{self, Reseller};
 use crate::{Actor, Core, CoreError, Result};
 use chrono::{DateTime, Utc};
@@ -21,7 +22,8 @@ pub struct Subscriber {
     pub reseller_id: Option<ResellerId>,
     pub owner_username: Option<String>,
     pub created_by_admin: bool,
-    pub active_connections: i64,
+    /// Live connections; `None` for resellers not allowed to view connections.
+    pub active_connections: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub last_access_at: Option<DateTime<Utc>>,
 }
@@ -68,7 +70,7 @@ fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
             .map(ResellerId),
         owner_username: row.try_get("owner_username")?,
         created_by_admin: row.try_get::<i64, _>("created_by_admin")? != 0,
-        active_connections: row.try_get("active_connections")?,
+        active_connections: Some(row.try_get("active_connections")?),
         created_at: to_time(row.try_get("created_at")?),
         last_access_at: row
             .try_get::<Option<i64>, _>("last_access_at")?
@@ -165,6 +167,14 @@ pub(crate) async fn for_actor(
     Ok((subscriber, reseller))
 }
 
+/// Blanks the connection figures of `s` when `viewer` is a reseller not allowed to see them.
+fn with_visible_figures(mut s: Subscriber, viewer: Option<&Reseller>) -> Subscriber {
+    if viewer.is_some_and(|r| !r.permissions.allows(Permission::CanViewConnections)) {
+        s.active_connections = None;
+    }
+    s
+}
+
 /// [`for_actor`] inside a write transaction, for changes.
 pub(crate) async fn for_change(
     tx: &mut Tx,
@@ -186,13 +196,16 @@ impl Core {
     ) -> Result<Page<Subscriber>> {
         let mut clauses = vec!["1 = 1".to_string()];
         let mut binds: Vec<i64> = Vec::new();
-        if let Actor::Reseller(id) = actor {
-            resellers::by_id(self.db.read(), *id)
-                .await?
-                .require(Permission::CanViewUsers)?;
-            binds.push(id.0);
-            clauses.push(format!("s.reseller_id = ${}", binds.len()));
-        }
+        let viewer = match actor {
+            Actor::Reseller(id) => {
+                let r = resellers::by_id(self.db.read(), *id).await?;
+                r.require(Permission::CanViewUsers)?;
+                binds.push(id.0);
+                clauses.push(format!("s.reseller_id = ${}", binds.len()));
+                Some(r)
+            }
+            Actor::Admin(_) => None,
+        };
         let now = now();
         let soon = now + self.policy.expiring_soon_days * 86_400;
         match filter {
@@ -225,29 +238,33 @@ impl Core {
             clauses.push(format!("s.username LIKE ${} ESCAPE '\\'", binds.len() + 1));
         }
         let where_ = clauses.join(" AND ");
-        let page = page.max(0);
         let count_sql = format!("SELECT COUNT(*) {FROM} WHERE {where_}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(*b);
+        }
+        if let Some(p) = &pattern {
+            count = count.bind(p.clone());
+        }
+        let total = count.fetch_one(self.db.read()).await?;
+        let page = clamp_page(page, total);
         let list_sql = format!(
             "SELECT {COLUMNS} {FROM} WHERE {where_} ORDER BY s.created_at DESC, s.id DESC LIMIT {PER_PAGE} OFFSET {}",
             page * PER_PAGE
         );
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
         let mut list = sqlx::query(&list_sql);
         for b in &binds {
-            count = count.bind(*b);
             list = list.bind(*b);
         }
         if let Some(p) = &pattern {
-            count = count.bind(p.clone());
             list = list.bind(p.clone());
         }
-        let total = count.fetch_one(self.db.read()).await?;
         let items = list
             .fetch_all(self.db.read())
             .await?
             .iter()
-            .map(from_row)
-            .collect::<std::result::Result<_, _>>()?;
+            .map(|row| Ok(with_visible_figures(from_row(row)?, viewer.as_ref())))
+            .collect::<std::result::Result<_, sqlx::Error>>()?;
         Ok(Page {
             items,
             page,
@@ -259,8 +276,9 @@ impl Core {
     /// One subscriber, if the actor may see it.
     pub async fn subscriber(&self, actor: &Actor, username: &Username) -> Result<Subscriber> {
         let mut conn = self.db.read().acquire().await?;
-        let (s, _) = for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
-        Ok(s)
+        let (s, viewer) =
+            for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
+        Ok(with_visible_figures(s, viewer.as_ref()))
     }
 
     /// The subscriber's password and token again, for their owner.
@@ -268,6 +286,46 @@ impl Core {
         let mut conn = self.db.read().acquire().await?;
         let (s, reseller) =
             for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
+        self.decrypt(&mut conn, s, reseller).await
+    }
+
+    /// The credentials that `actor`'s confirmed creation or reset `op` issued, for its
+    /// confirmation message; `None` for other commands. The right that allowed the command is
+    /// the one checked, not `can_view_users`: whoever may create or reset a subscriber has to
+    /// hand the new credentials over.
+    pub async fn issued_credentials(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+    ) -> Result<Option<Credentials>> {
+        let payload: Option<String> = sqlx::query_scalar(
+            "SELECT p.payload FROM pending_actions p JOIN operations o ON o.id = p.id \
+             WHERE p.id = $1 AND p.actor = $2 AND o.actor = $2 AND o.outcome IS NOT NULL",
+        )
+        .bind(op.as_str())
+        .bind(actor.label())
+        .fetch_optional(self.db.read())
+        .await?;
+        let Some(payload) = payload else {
+            return Ok(None);
+        };
+        let (username, permission) = match serde_json::from_str(&payload)? {
+            Command::CreateSubscriber { username, .. } => (username, Permission::CanCreateUsers),
+            Command::Reset { username } => (username, Permission::CanResetTokens),
+            _ => return Ok(None),
+        };
+        let mut conn = self.db.read().acquire().await?;
+        let (s, reseller) = for_actor(&mut conn, actor, &username, permission, false).await?;
+        self.decrypt(&mut conn, s, reseller).await.map(Some)
+    }
+
+    /// Decrypts the credentials of `s`, which the caller has checked the asker may see.
+    async fn decrypt(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        s: Subscriber,
+        reseller: Option<Reseller>,
+    ) -> Result<Credentials> {
         let (password_enc, token_enc): (String, String) =
             sqlx::query_as("SELECT password_enc, token_enc FROM subscribers WHERE id = $1")
                 .bind(s.id.0)
