@@ -131,6 +131,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 }
                 _ => (Filter::All, rest(args)),
             };
+            // The search is shown back at the head of the list.
+            let u = "/users [active|expired|expiring|disabled] [search]";
+            let search = search
+                .map(|s| Label::parse(&s, "A search", 64).map(|l| l.as_str().to_string()))
+                .transpose()
+                .map_err(usage(u))?;
             Request::Users { filter, search }
         }
         "user" => Request::User(user("/user <username>")(args)?),
@@ -341,5 +347,10 @@ mod tests {
                 .contains("neither on nor off")
         );
         assert!(p("/frobnicate").unwrap_err().contains("/help"));
+        assert!(
+            p(&format!("/users expired {}", "x".repeat(65)))
+                .unwrap_err()
+                .contains("A search must be 1 to 64 characters; yours has 65.")
+        );
     }
 }
