@@ -134,3 +134,29 @@ pub(crate) fn error_text(e: &CoreError) -> String {
     }
     format!("⚠️ {}", teloxide::utils::html::escape(&e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teloxide::types::Seconds;
+
+    #[test]
+    fn only_a_final_refusal_stops_retrying() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.into()));
+        for permanent in [
+            api("Forbidden: bot can't initiate conversation with a user"),
+            api("Bad Request: chat not found"),
+            RequestError::Api(ApiError::BotBlocked),
+            RequestError::Api(ApiError::MessageIsTooLong),
+        ] {
+            assert!(is_permanent(&permanent), "{permanent}");
+        }
+        for passing in [
+            api("Internal Server Error"),
+            api("Bad Gateway"),
+            RequestError::RetryAfter(Seconds::from_seconds(1)),
+        ] {
+            assert!(!is_permanent(&passing), "{passing}");
+        }
+    }
+}
