@@ -7,7 +7,7 @@ mod permission;
 mod text;
 mod username;
 
-pub use amounts::{Days, LimitValue};
+pub use amounts::{Days, LimitValue, shorten};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
 pub use permission::{Limit, Permission};
 pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};
