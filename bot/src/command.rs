@@ -1,7 +1,9 @@
 //! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
 //! saying what was wrong and how to write it.
 
-use reseller_core::domain::{Days, Label, Limit, LimitValue, ParseError, Permission, Username};
+use reseller_core::domain::{
+    Days, Label, Limit, LimitValue, ParseError, Permission, Username, shorten,
+};
 use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
@@ -131,6 +133,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 }
                 _ => (Filter::All, rest(args)),
             };
+            // The search is shown back at the head of the list.
+            let u = "/users [active|expired|expiring|disabled] [search]";
+            let search = search
+                .map(|s| Label::parse(&s, "A search", 64).map(|l| l.as_str().to_string()))
+                .transpose()
+                .map_err(usage(u))?;
             Request::Users { filter, search }
         }
         "user" => Request::User(user("/user <username>")(args)?),
@@ -190,7 +198,7 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
             [] => Request::SyncStatus(None),
             [op @ ("retry" | "drop"), id] => match id.parse::<i64>() {
                 Ok(id) if id > 0 => Request::SyncStatus(Some((*op == "retry", id))),
-                _ => return Err(format!("“{id}” is not a job number.")),
+                _ => return Err(format!("“{}” is not a job number.", shorten(id))),
             },
             _ => return Err("Usage: /syncstatus, or /syncstatus retry|drop <job number>".into()),
         },
@@ -248,7 +256,7 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                     on: match state.to_ascii_lowercase().as_str() {
                         "on" | "yes" | "true" => true,
                         "off" | "no" | "false" => false,
-                        other => return Err(format!("“{other}” is neither on nor off.\nUsage: {u}")),
+                        other => return Err(format!("“{}” is neither on nor off.\nUsage: {u}", shorten(other))),
                     },
                 },
                 _ => return Err(format!("Usage: {u}")),
@@ -268,7 +276,7 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
-        other => return Err(format!("I don't know the command /{other}. Send /help for the list.")),
+        other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
 }
 
@@ -341,5 +349,12 @@ mod tests {
                 .contains("neither on nor off")
         );
         assert!(p("/frobnicate").unwrap_err().contains("/help"));
+        let pasted = p(&format!("/{}", "x".repeat(5000))).unwrap_err();
+        assert!(pasted.contains("/xxxx") && pasted.len() < 120, "{pasted}");
+        assert!(
+            p(&format!("/users expired {}", "x".repeat(65)))
+                .unwrap_err()
+                .contains("A search must be 1 to 64 characters; yours has 65.")
+        );
     }
 }

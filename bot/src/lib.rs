@@ -10,6 +10,7 @@ mod callback;
 mod command;
 mod conversation;
 mod handlers;
+mod html;
 mod keyboards;
 mod notifications;
 mod ratelimit;

@@ -1,11 +1,11 @@
 //! Delivers core's outbox of notifications (payments received, refunds, alerts for admins) to
-//! Telegram, oldest first, marking each sent once Telegram accepted it.
+//! Telegram, oldest first, marking each sent once Telegram accepted it, or failed once Telegram
+//! refused it for good; passing failures (5xx, 429, network) are retried in order.
 
-use crate::reply::retrying;
+use crate::reply::{is_permanent, retrying};
 use reseller_core::Core;
 use std::time::Duration;
 use teloxide::prelude::*;
-use teloxide::{ApiError, RequestError};
 
 /// How often an empty outbox is looked at again: "credits arrive within seconds".
 const IDLE: Duration = Duration::from_millis(500);
@@ -20,27 +20,26 @@ pub(crate) async fn deliver_forever(bot: Bot, core: Core) {
                             .into_future()
                     })
                     .await;
-                    match sent {
-                        Ok(_) => {}
-                        // The user blocked the bot or never started it: retrying will not help.
-                        Err(RequestError::Api(
-                            ApiError::BotBlocked
-                            | ApiError::ChatNotFound
-                            | ApiError::UserDeactivated,
-                        )) => {
+                    let recorded = match sent {
+                        Ok(_) => core.mark_notified(n.id).await,
+                        // The user never started the bot, blocked it, or the text is refused:
+                        // sending it again cannot help, and must not hold up the ones behind it.
+                        Err(e) if is_permanent(&e) => {
                             tracing::warn!(
                                 telegram_id = n.telegram_id,
-                                "notification undeliverable, dropped"
+                                error = %e,
+                                "Telegram refused a notification for good; recorded as failed"
                             );
+                            core.mark_notification_failed(n.id, &e.to_string()).await
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "could not deliver a notification; will retry");
                             tokio::time::sleep(IDLE * 4).await;
                             break;
                         }
-                    }
-                    if let Err(e) = core.mark_notified(n.id).await {
-                        tracing::error!(error = ?e, "could not mark a notification sent");
+                    };
+                    if let Err(e) = recorded {
+                        tracing::error!(error = ?e, "could not record a notification's delivery");
                     }
                 }
             }

@@ -1,6 +1,8 @@
 //! Everything the bot sends goes through here, so that Telegram's 429 `retry_after` and passing
-//! network errors are waited out instead of losing the answer.
+//! network errors are waited out instead of losing the answer, and every text is valid Telegram
+//! HTML that fits (see [`html`]).
 
+use crate::html;
 use reseller_core::CoreError;
 use std::future::Future;
 use std::time::Duration;
@@ -34,25 +36,55 @@ where
     }
 }
 
-/// Sends an HTML message, with buttons if any.
+/// Whether Telegram refused a request for good, so sending it again cannot help: every 4xx
+/// answer but 429. teloxide drops the HTTP status, so this goes by what it keeps: each error it
+/// names is a 4xx, and Telegram starts every other 4xx description with the status's reason
+/// phrase ("Forbidden: bot can't initiate conversation with a user" is not one teloxide names).
+/// 429s, 5xx answers, network errors and unreadable answers (a proxy's error page) pass.
+pub(crate) fn is_permanent(e: &RequestError) -> bool {
+    const CLIENT_ERRORS: [&str; 5] = [
+        "Bad Request",
+        "Unauthorized",
+        "Forbidden",
+        "Not Found",
+        "Conflict",
+    ];
+    match e {
+        RequestError::Api(ApiError::Unknown(description)) => CLIENT_ERRORS
+            .iter()
+            .any(|phrase| description.starts_with(phrase)),
+        RequestError::Api(_) | RequestError::MigrateToChatId(_) => true,
+        RequestError::RetryAfter(_)
+        | RequestError::Network(_)
+        | RequestError::InvalidJson { .. }
+        | RequestError::Io(_) => false,
+    }
+}
+
+/// Sends an HTML message, with buttons if any. A text too long for one message goes as
+/// several, cut at line ends, with the buttons under the last.
 pub(crate) async fn send(
     bot: &Bot,
     chat: ChatId,
     text: &str,
     keyboard: Option<InlineKeyboardMarkup>,
 ) -> Result<(), RequestError> {
-    retrying(|| {
-        let mut req = bot.send_message(chat, text).parse_mode(ParseMode::Html);
-        if let Some(k) = keyboard.clone() {
-            req = req.reply_markup(k);
-        }
-        req.into_future()
-    })
-    .await
-    .map(drop)
+    let parts = html::split(text, html::MAX_TEXT);
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.iter().enumerate() {
+        retrying(|| {
+            let mut req = bot.send_message(chat, part).parse_mode(ParseMode::Html);
+            if let Some(k) = keyboard.clone().filter(|_| i == last) {
+                req = req.reply_markup(k);
+            }
+            req.into_future()
+        })
+        .await?;
+    }
+    Ok(())
 }
 
-/// Replaces the text (and buttons) of a message the bot sent earlier.
+/// Replaces the text (and buttons) of a message the bot sent earlier, cut to fit one message.
 pub(crate) async fn edit(
     bot: &Bot,
     chat: ChatId,
@@ -60,9 +92,10 @@ pub(crate) async fn edit(
     text: &str,
     keyboard: Option<InlineKeyboardMarkup>,
 ) -> Result<(), RequestError> {
+    let text = html::truncate(text);
     let result = retrying(|| {
         let mut req = bot
-            .edit_message_text(chat, message, text)
+            .edit_message_text(chat, message, &text)
             .parse_mode(ParseMode::Html);
         if let Some(k) = keyboard.clone() {
             req = req.reply_markup(k);
@@ -100,4 +133,30 @@ pub(crate) fn error_text(e: &CoreError) -> String {
         tracing::error!(error = ?e, "operation failed");
     }
     format!("⚠️ {}", teloxide::utils::html::escape(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teloxide::types::Seconds;
+
+    #[test]
+    fn only_a_final_refusal_stops_retrying() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.into()));
+        for permanent in [
+            api("Forbidden: bot can't initiate conversation with a user"),
+            api("Bad Request: chat not found"),
+            RequestError::Api(ApiError::BotBlocked),
+            RequestError::Api(ApiError::MessageIsTooLong),
+        ] {
+            assert!(is_permanent(&permanent), "{permanent}");
+        }
+        for passing in [
+            api("Internal Server Error"),
+            api("Bad Gateway"),
+            RequestError::RetryAfter(Seconds::from_seconds(1)),
+        ] {
+            assert!(!is_permanent(&passing), "{passing}");
+        }
+    }
 }

@@ -38,10 +38,11 @@ pub(crate) async fn to_reseller(tx: &mut Tx, reseller_id: i64, text: &str) -> Re
 }
 
 impl Core {
-    /// The oldest unsent notifications.
+    /// The oldest notifications neither sent nor refused for good.
     pub async fn unsent_notifications(&self, limit: i64) -> Result<Vec<Notification>> {
         let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-            "SELECT id, telegram_id, text FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, telegram_id, text FROM notifications \
+             WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.db.read())
@@ -65,5 +66,29 @@ impl Core {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records that Telegram refused a notification for good (`reason` is Telegram's own
+    /// description, which holds no secret), so it is never tried again.
+    pub async fn mark_notification_failed(&self, id: i64, reason: &str) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE notifications SET failed_at = $1, error = $2 WHERE id = $3")
+            .bind(crate::core::now())
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Notifications Telegram refused for good, oldest first: (recipient, text, reason).
+    pub async fn failed_notifications(&self) -> Result<Vec<(i64, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT telegram_id, text, COALESCE(error, '') FROM notifications \
+             WHERE failed_at IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(self.db.read())
+        .await?)
     }
 }

@@ -3,11 +3,13 @@
 
 mod support;
 mod telegram;
+mod telegram_html;
 
 mod admin;
 mod cli;
 mod http;
 mod linking;
+mod messages;
 mod money;
 mod panel;
 mod payments;

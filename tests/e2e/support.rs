@@ -44,6 +44,10 @@ impl TestApp {
     }
 
     async fn boot(tg: Arc<FakeTelegram>, settings: Settings) -> TestApp {
+        // Whoever runs the bot has pressed Start in it; resellers start it through their invite.
+        for admin in &settings.admin_telegram_ids {
+            tg.start_chat(*admin);
+        }
         let app = Application::build(&settings)
             .await
             .expect("application builds");

@@ -1,12 +1,16 @@
 //! An in-process fake of the Telegram Bot API: the app under test polls it for updates that the
 //! tests queue, and every message the app sends is recorded for the tests to read.
+//!
+//! It is as strict as Telegram, so that what the fake accepts Telegram accepts too: it refuses
+//! invalid HTML, texts over 4,096 characters (captions over 1,024), and private chats whose user
+//! never wrote to the bot, with the status and description Telegram answers with.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -57,7 +61,21 @@ struct Inner {
     /// Uploaded files by file id, for getFile and downloads.
     files: HashMap<String, String>,
     calls: HashMap<String, usize>,
-    failures: HashMap<String, usize>,
+    /// Injected failures per method: how many calls are left to fail, and how.
+    failures: HashMap<String, (usize, Failure)>,
+    /// Users who wrote to the bot (sent any update), so the bot may message them.
+    started: HashSet<i64>,
+    /// Requests Telegram would have refused: (method, chat id, description).
+    refused: Vec<(String, i64, String)>,
+}
+
+/// A failure a test injects.
+#[derive(Clone, Copy)]
+enum Failure {
+    /// 429 with `retry_after: 1`.
+    TooManyRequests,
+    /// 500, as Telegram answers when it has trouble of its own.
+    ServerError,
 }
 
 struct Shared {
@@ -108,6 +126,9 @@ impl FakeTelegram {
             let id = inner.next_update;
             inner.next_update += 1;
             let update = build(id, &mut inner);
+            if let Some(user) = sender(&update) {
+                inner.started.insert(user);
+            }
             inner.queued.insert(id, update.clone());
             inner.pending.push((id, update));
             id
@@ -238,7 +259,31 @@ impl FakeTelegram {
 
     /// The next `n` calls of `method` get a 429 with `retry_after: 1`.
     pub fn fail_next(&self, method: &str, n: usize) {
-        self.lock().failures.insert(method.to_ascii_lowercase(), n);
+        self.lock()
+            .failures
+            .insert(method.to_ascii_lowercase(), (n, Failure::TooManyRequests));
+    }
+
+    /// The next `n` calls of `method` get a 500 Internal Server Error.
+    pub fn break_next(&self, method: &str, n: usize) {
+        self.lock()
+            .failures
+            .insert(method.to_ascii_lowercase(), (n, Failure::ServerError));
+    }
+
+    /// `user` has pressed Start before the test begins (as every admin of a running bot has).
+    pub fn start_chat(&self, user: i64) {
+        self.lock().started.insert(user);
+    }
+
+    /// `user` never opened the bot, as an admin listed in the settings may not have.
+    pub fn never_started(&self, user: i64) {
+        self.lock().started.remove(&user);
+    }
+
+    /// Every request refused as Telegram would: (method, chat id, description).
+    pub fn refused(&self) -> Vec<(String, i64, String)> {
+        self.lock().refused.clone()
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -315,6 +360,13 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The user an update comes from.
+fn sender(update: &Value) -> Option<i64> {
+    ["message", "callback_query", "pre_checkout_query"]
+        .iter()
+        .find_map(|kind| update[*kind]["from"]["id"].as_i64())
+}
+
 fn chat(user: i64) -> Value {
     json!({ "id": user, "type": "private", "first_name": format!("User{user}") })
 }
@@ -377,6 +429,48 @@ fn ok(result: Value) -> Response {
     axum::Json(json!({ "ok": true, "result": result })).into_response()
 }
 
+/// An error answer in Telegram's shape.
+fn refuse(status: u16, description: &str) -> Response {
+    let status = axum::http::StatusCode::from_u16(status).expect("a valid status");
+    let body = json!({ "ok": false, "error_code": status.as_u16(), "description": description });
+    (status, axum::Json(body)).into_response()
+}
+
+/// What Telegram checks before it accepts a message: that a private chat's user started the
+/// bot, that HTML parses, and that the text (after parsing) fits. `Err` is (status, description).
+fn check_outgoing(inner: &Inner, method: &str, params: &Value) -> Result<(), (u16, String)> {
+    let chat_id = int(&params["chat_id"]).unwrap_or_default();
+    // Positive ids are private chats; an edit is of a message already in the chat.
+    if chat_id > 0 && method != "editmessagetext" && !inner.started.contains(&chat_id) {
+        return Err((
+            403,
+            "Forbidden: bot can't initiate conversation with a user".into(),
+        ));
+    }
+    let (field, max, too_long) = match method {
+        "sendmessage" => ("text", 4096, "Bad Request: message is too long"),
+        "editmessagetext" => ("text", 4096, "Bad Request: MESSAGE_TOO_LONG"),
+        "sendphoto" | "senddocument" => {
+            ("caption", 1024, "Bad Request: message caption is too long")
+        }
+        _ => return Ok(()),
+    };
+    let raw = params[field].as_str().unwrap_or_default();
+    let visible = if params["parse_mode"].as_str() == Some("HTML") {
+        crate::telegram_html::parse(raw)
+            .map_err(|e| (400, format!("Bad Request: can't parse entities: {e}")))?
+    } else {
+        raw.to_string()
+    };
+    if field == "text" && visible.trim().is_empty() {
+        return Err((400, "Bad Request: message text is empty".into()));
+    }
+    if visible.encode_utf16().count() > max {
+        return Err((400, too_long.into()));
+    }
+    Ok(())
+}
+
 fn int(v: &Value) -> Option<i64> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -428,15 +522,28 @@ async fn handle(
     {
         let mut inner = shared.inner.lock().expect("fake Telegram state");
         *inner.calls.entry(method.clone()).or_default() += 1;
-        if let Some(left) = inner.failures.get_mut(&method).filter(|n| **n > 0) {
+        if let Some((left, failure)) = inner.failures.get_mut(&method).filter(|f| f.0 > 0) {
             *left -= 1;
-            let body = json!({
-                "ok": false,
-                "error_code": 429,
-                "description": "Too Many Requests: retry after 1",
-                "parameters": { "retry_after": 1 },
-            });
-            return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            return match failure {
+                Failure::TooManyRequests => {
+                    let body = json!({
+                        "ok": false,
+                        "error_code": 429,
+                        "description": "Too Many Requests: retry after 1",
+                        "parameters": { "retry_after": 1 },
+                    });
+                    (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+                }
+                Failure::ServerError => refuse(500, "Internal Server Error"),
+            };
+        }
+        if let Err((status, description)) = check_outgoing(&inner, &method, &params) {
+            let chat_id = int(&params["chat_id"]).unwrap_or_default();
+            eprintln!("fake Telegram refused {method} to {chat_id}: {description}");
+            inner
+                .refused
+                .push((method.clone(), chat_id, description.clone()));
+            return refuse(status, &description);
         }
     }
     match method.as_str() {

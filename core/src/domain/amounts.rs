@@ -87,7 +87,7 @@ impl LimitValue {
 }
 
 /// Keeps echoed input short, so a pasted novel does not come back in the error.
-pub(crate) fn shorten(s: &str) -> String {
+pub fn shorten(s: &str) -> String {
     const MAX: usize = 32;
     if s.chars().count() <= MAX {
         s.to_string()

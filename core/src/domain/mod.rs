@@ -7,10 +7,10 @@ mod permission;
 mod text;
 mod username;
 
-pub use amounts::{Days, LimitValue};
+pub use amounts::{Days, LimitValue, shorten};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
 pub use permission::{Limit, Permission};
-pub use text::Label;
+pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};
 pub use username::Username;
 
 /// Why a piece of input was rejected, as a sentence for the person who typed it.

@@ -1,6 +1,14 @@
 use super::{ParseError, amounts::shorten};
 use serde::{Deserialize, Serialize};
 
+/// The longest note on a credit movement (a grant's note, a deduction's reason): a history page
+/// shows ten of them in one message, which must stay under Telegram's 4,096 characters even
+/// when every character is an emoji (two UTF-16 units).
+pub const LEDGER_NOTE_MAX: usize = 150;
+
+/// The longest display name of a reseller: it heads their welcome and the admins' views.
+pub const DISPLAY_NAME_MAX: usize = 64;
+
 /// Free text an admin or reseller writes (a panel name, a note): trimmed, bounded, printable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Label(String);

@@ -155,6 +155,13 @@ impl Core {
             }
             Command::Grant { reseller, days, .. } | Command::Deduct { reseller, days, .. } => {
                 actor.require_admin()?;
+                match command {
+                    Command::Grant { note: Some(n), .. } => {
+                        super::credits::check_note(n, "A note")?
+                    }
+                    Command::Deduct { note, .. } => super::credits::check_note(note, "A reason")?,
+                    _ => {}
+                }
                 let r = resellers::by_username(&mut *conn, reseller).await?;
                 let delta = if matches!(command, Command::Grant { .. }) {
                     days.get()

@@ -1,7 +1,7 @@
 use super::invite::Invite;
 use crate::audit::{self, Entry};
 use crate::core::now;
-use crate::domain::{ResellerId, Username};
+use crate::domain::{DISPLAY_NAME_MAX, Label, ResellerId, Username};
 use crate::{Actor, Core, CoreError, Result};
 
 /// A reseller just created, with the invite that links their Telegram account.
@@ -24,17 +24,19 @@ impl Core {
         display_name: Option<&str>,
     ) -> Result<NewReseller> {
         actor.require_admin()?;
+        let display = match display_name.map(str::trim).filter(|d| !d.is_empty()) {
+            Some(d) => Label::parse(d, "A display name", DISPLAY_NAME_MAX)?
+                .as_str()
+                .to_string(),
+            None => username.to_string(),
+        };
         let mut tx = self.db.begin_write().await?;
-        let display = display_name
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .unwrap_or(username.as_str());
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO resellers (username, display_name, max_users, max_connections_per_user, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(username.as_str())
-        .bind(display)
+        .bind(&display)
         .bind(self.policy.default_max_users)
         .bind(self.policy.default_max_connections)
         .bind(now())

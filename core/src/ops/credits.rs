@@ -1,5 +1,5 @@
 use crate::audit::{self, Entry};
-use crate::domain::{Days, OperationId, Username};
+use crate::domain::{Days, LEDGER_NOTE_MAX, Label, OperationId, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Movement, Posting};
 use crate::queries::resellers;
@@ -15,6 +15,12 @@ pub struct Moved {
     pub movement: Movement,
 }
 
+/// Refuses a note on a credit movement over [`LEDGER_NOTE_MAX`] characters, with both numbers.
+pub(crate) fn check_note(note: &str, what: &str) -> Result<()> {
+    Label::parse(note, what, LEDGER_NOTE_MAX)?;
+    Ok(())
+}
+
 impl Core {
     /// An admin adds `days` credits to a reseller, whatever the balance (one in debt too).
     pub async fn grant(
@@ -26,6 +32,9 @@ impl Core {
         note: Option<&str>,
     ) -> Result<Done<Moved>> {
         actor.require_admin()?;
+        if let Some(note) = note {
+            check_note(note, "A note")?;
+        }
         self.adjust(actor, op, reseller, days.get(), Kind::Credit, note)
             .await
     }
@@ -40,6 +49,7 @@ impl Core {
         note: &str,
     ) -> Result<Done<Moved>> {
         actor.require_admin()?;
+        check_note(note, "A reason")?;
         self.adjust(
             actor,
             op,
