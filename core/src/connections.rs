@@ -48,7 +48,7 @@ impl Core {
             }
             self.sessions.kicked.remove(session);
         }
-        let (verdict, changed_to) = {
+        let (verdict, changed_to, admitted) = {
             let mut sessions = self
                 .sessions
                 .by_user
@@ -56,27 +56,30 @@ impl Core {
                 .or_default();
             let before = sessions.len();
             sessions.retain(|s| s.last_seen.elapsed() < IDLE_TIMEOUT);
+            let pruned = (sessions.len() != before).then_some(sessions.len());
             if let Some(s) = sessions.iter_mut().find(|s| s.id == session) {
                 s.last_seen = Instant::now();
-                (
-                    Verdict::Allow,
-                    (sessions.len() != before).then_some(sessions.len()),
-                )
+                (Verdict::Allow, pruned, false)
             } else if (sessions.len() as i64) < access.max_connections {
                 sessions.push(Session {
                     id: session.to_string(),
                     last_seen: Instant::now(),
                 });
-                (Verdict::Allow, Some(sessions.len()))
+                (Verdict::Allow, Some(sessions.len()), true)
             } else {
-                (
-                    Verdict::TooManyConnections,
-                    (sessions.len() != before).then_some(sessions.len()),
-                )
+                (Verdict::TooManyConnections, pruned, false)
             }
         };
-        if let Some(n) = changed_to {
-            self.record_connections(&access.username, n).await?;
+        if let Some(n) = changed_to
+            && let Err(e) = self.record_connections(&access.username, n).await
+        {
+            // The player is told no and will retry, likely under a new session id: a session
+            // kept here would hold its slot for the idle timeout and lock that retry out.
+            if admitted && let Some(mut sessions) = self.sessions.by_user.get_mut(&access.username)
+            {
+                sessions.retain(|s| s.id != session);
+            }
+            return Err(e);
         }
         Ok(verdict)
     }

@@ -84,6 +84,16 @@ impl Core {
         .await;
     }
 
+    /// Renames a table, for tests of a database write that fails in the middle of a request.
+    pub async fn rename_table_for_tests(&self, from: &str, to: &str) {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&mut *tx)
+            .await
+            .expect("rename table");
+        tx.commit().await.expect("commit");
+    }
+
     async fn exec_for_tests(&self, sql: &'static str, arg: Option<&str>) {
         let mut tx = self.db.begin_write().await.expect("begin");
         let mut q = sqlx::query(sql);
