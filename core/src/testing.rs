@@ -129,6 +129,7 @@ impl Core {
             .expect("insert subscriber");
         }
         tx.commit().await.expect("commit");
+        self.access.clear();
     }
 }
 
