@@ -130,3 +130,29 @@ async fn the_login_cache_stays_within_its_bound() {
         stats.entries
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_in_parallel_are_counted_too() {
+    let app = TestApp::spawn_with(|s| {
+        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
+        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
+    })
+    .await;
+    let guesser = client("127.0.0.1");
+    // Distinct names, each looked up in the database: the guesses are in flight together.
+    let guesses = (0..20).map(|i| {
+        let (guesser, app) = (&guesser, &app);
+        async move { login(guesser, app, &format!("guess{i}"), "a-password").await }
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [[200; 3].as_slice(), &[429; 17]].concat(),
+        "only the allowed failures were tried"
+    );
+}

@@ -2,10 +2,10 @@
 //! per `interval`; while it has no failure left, every login from it waits, the right password
 //! included, so a guesser cannot keep trying and recognize the hit by its answer.
 //!
-//! Hand-written rather than governor's keyed limiter: the question asked before the password is
-//! checked is "may this client fail once more?", which governor cannot answer without spending
-//! the allowance, and a successful login must not spend it (players behind one address log in
-//! all day).
+//! Each login takes a failure before its password is checked and gives it back unless the
+//! credentials were wrong, so parallel guesses are counted too while players behind one address,
+//! who log in all day, spend nothing. Hand-written rather than governor's keyed limiter, which
+//! has no way to give back.
 
 use dashmap::DashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -36,31 +36,35 @@ impl FailedLogins {
         }
     }
 
-    /// `Err(wait)` if `ip` has no failure left: it must wait that long before any login.
-    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        let Some(full_at) = self.full_at.get(&client(ip)).map(|f| *f) else {
-            return Ok(());
-        };
-        // One more failure would put the allowance this far in debt; at most `burst` is allowed.
-        let debt = full_at.saturating_duration_since(Instant::now()) + self.interval;
-        let allowed = self.interval * self.burst;
-        if debt <= allowed {
-            Ok(())
-        } else {
-            Err(debt - allowed)
-        }
-    }
-
-    /// Counts a failed login from `ip`.
-    pub(crate) fn failed(&self, ip: IpAddr) {
+    /// Takes one failure from `ip`'s allowance before its login is checked, so that guesses sent
+    /// in parallel cannot all pass before the first is counted; `Err(wait)` if none is left:
+    /// the client must wait that long before any login.
+    pub(crate) fn take(&self, ip: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let most = now + self.interval * self.burst;
-        self.full_at
-            .entry(client(ip))
-            .and_modify(|f| *f = ((*f).max(now) + self.interval).min(most))
-            .or_insert(now + self.interval);
+        let allowed = self.interval * self.burst;
+        let taken = {
+            let mut full_at = self.full_at.entry(client(ip)).or_insert(now);
+            // Taking one more puts the allowance this far in debt; at most `burst` is allowed.
+            let debt = full_at.saturating_duration_since(now) + self.interval;
+            if debt <= allowed {
+                *full_at = now + debt;
+                Ok(())
+            } else {
+                Err(debt - allowed)
+            }
+        };
         if self.full_at.len() >= self.sweep_at.load(Ordering::Relaxed) {
             self.sweep();
+        }
+        taken
+    }
+
+    /// Returns what [`take`](Self::take) took, for a login that did not fail (or failed on our
+    /// side): only wrong credentials count.
+    pub(crate) fn give_back(&self, ip: IpAddr) {
+        if let Some(mut full_at) = self.full_at.get_mut(&client(ip)) {
+            let earlier = full_at.checked_sub(self.interval);
+            *full_at = earlier.unwrap_or(*full_at);
         }
     }
 
@@ -103,36 +107,48 @@ mod tests {
     fn after_the_burst_the_client_waits_and_others_do_not() {
         let limits = FailedLogins::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
-            limits.failed(ip("10.0.0.1"));
+            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
         }
-        let wait = limits.check(ip("10.0.0.1")).expect_err("no failure left");
+        let wait = limits.take(ip("10.0.0.1")).expect_err("no failure left");
         assert!(
             wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
-        assert_eq!(limits.check(ip("10.0.0.2")), Ok(()));
+        assert_eq!(limits.take(ip("10.0.0.2")), Ok(()));
         assert!(
-            limits.check(ip("::ffff:10.0.0.1")).is_err(),
+            limits.take(ip("::ffff:10.0.0.1")).is_err(),
             "an IPv4-mapped address is the same client"
         );
     }
 
     #[test]
+    fn logins_that_did_not_fail_cost_nothing() {
+        let limits = FailedLogins::new(2, Duration::from_secs(60));
+        for _ in 0..10 {
+            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+            limits.give_back(ip("10.0.0.1"));
+        }
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert!(limits.take(ip("10.0.0.1")).is_err());
+    }
+
+    #[test]
     fn an_ipv6_network_is_one_client() {
         let limits = FailedLogins::new(1, Duration::from_secs(60));
-        limits.failed(ip("2001:db8:1:2::1"));
-        assert!(limits.check(ip("2001:db8:1:2:ffff::9")).is_err());
-        assert_eq!(limits.check(ip("2001:db8:1:3::1")), Ok(()));
+        assert_eq!(limits.take(ip("2001:db8:1:2::1")), Ok(()));
+        assert!(limits.take(ip("2001:db8:1:2:ffff::9")).is_err());
+        assert_eq!(limits.take(ip("2001:db8:1:3::1")), Ok(()));
     }
 
     #[test]
     fn the_allowance_comes_back_and_sweeping_forgets_full_clients() {
         let limits = FailedLogins::new(1, Duration::from_millis(30));
-        limits.failed(ip("10.0.0.1"));
-        assert!(limits.check(ip("10.0.0.1")).is_err());
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert!(limits.take(ip("10.0.0.1")).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        std::thread::sleep(Duration::from_millis(40));
         limits.sweep();
         assert_eq!(limits.tracked(), 0);
     }
@@ -141,7 +157,7 @@ mod tests {
     fn a_flood_of_addresses_does_not_grow_without_bound() {
         let limits = FailedLogins::new(5, Duration::from_millis(1));
         for i in 0..(SWEEP_FLOOR as u32 * 3) {
-            limits.failed(IpAddr::V4(i.into()));
+            assert_eq!(limits.take(IpAddr::V4(i.into())), Ok(()));
             if i % 1000 == 0 {
                 std::thread::sleep(Duration::from_millis(2));
             }

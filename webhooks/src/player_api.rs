@@ -79,19 +79,20 @@ async fn authenticated(
     guarded(state, peer, state.core.authenticate(username, password)).await
 }
 
-/// Runs `login` only if the client's address has failures left, and counts a failure.
+/// Runs `login` only if the client's address has failures left; wrong credentials spend one.
 async fn guarded(
     state: &AppState,
     peer: SocketAddr,
     login: impl Future<Output = reseller_core::Result<Option<Arc<Access>>>>,
 ) -> Result<Arc<Access>, Refused> {
-    state.guesses.check(peer.ip()).map_err(Refused::Slow)?;
-    match login.await {
+    state.guesses.take(peer.ip()).map_err(Refused::Slow)?;
+    let outcome = login.await;
+    if !matches!(outcome, Ok(None)) {
+        state.guesses.give_back(peer.ip());
+    }
+    match outcome {
         Ok(Some(a)) => Ok(a),
-        Ok(None) => {
-            state.guesses.failed(peer.ip());
-            Err(Refused::WrongCredentials)
-        }
+        Ok(None) => Err(Refused::WrongCredentials),
         Err(e) => {
             tracing::error!(error = ?e, "login failed on our side");
             Err(Refused::Internal)
