@@ -99,6 +99,9 @@ pub struct PolicySettings {
     pub default_max_users: i64,
     pub default_max_connections: i64,
     pub expiring_soon_days: i64,
+    pub access_cache_capacity: u64,
+    pub failed_login_burst: NonZeroU32,
+    pub failed_login_wait_secs: NonZeroU32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -313,6 +316,11 @@ impl Settings {
             default_max_connections: p.default_max_connections,
             expiring_soon_days: p.expiring_soon_days,
             sync_enabled: self.sync_backend != "builtin",
+            access_cache_capacity: p.access_cache_capacity,
+            failed_login_burst: p.failed_login_burst.get(),
+            failed_login_interval: std::time::Duration::from_secs(
+                p.failed_login_wait_secs.get().into(),
+            ),
         }
     }
 }

@@ -1,17 +1,25 @@
 //! Subscriber credentials for the streaming hot path (player API, stream authorization), kept in
 //! memory so that a player's request costs a map lookup and a SHA-256, never a database query
 //! or a slow password hash. Entries load on first use and are dropped by every change to the
-//! subscriber made through core, so the next request sees the change at once. A request that
-//! read the row just before a change could put the old entry back; entries older than
-//! [`MAX_AGE`] are reloaded, which bounds that window.
+//! subscriber made through core, so the next request sees the change at once. A load that read
+//! the row before a change is not cached (a counter of changes tells), so it cannot put the old
+//! entry back after the change dropped it; entries also live at most [`MAX_AGE`].
+//!
+//! Unknown usernames are cached too (as `None`), so guessing names costs no query and takes
+//! the same time as a wrong password. The cache is a `moka` cache bounded in entries
+//! ([`Policy::access_cache_capacity`](crate::Policy)) and in age, so a burst of distinct logins
+//! does not stay in memory after it is over; its admission policy (TinyLFU) keeps a scan of
+//! one-off names from pushing out the subscribers who log in all day.
 
 use crate::core::to_time;
+use crate::domain::Username;
 use crate::{Core, Result};
 use chrono::{DateTime, Utc};
-use dashmap::DashMap;
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// What the streaming side needs to know about a subscriber.
@@ -29,25 +37,63 @@ pub struct Access {
     pub categories: Option<Vec<i64>>,
 }
 
-/// How long an entry is trusted without a reload.
+/// How long an entry is trusted without a reload; it is dropped then.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
 
 /// The cache itself; one per [`Core`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct AccessCache {
-    entries: DashMap<String, (Instant, Arc<Access>)>,
+    /// Username → the subscriber, or `None` for a username that does not exist.
+    entries: Cache<String, Option<Arc<Access>>>,
     /// Token hash → username, so token logins find their entry without a query.
-    tokens: DashMap<[u8; 32], String>,
+    tokens: Cache<[u8; 32], String>,
+    /// Subscriber rows read from the database, for [`Core::access_cache_stats`].
+    loads: AtomicU64,
+    /// Bumped by every [`forget`](Self::forget) and [`clear`](Self::clear).
+    changes: AtomicU64,
+}
+
+/// What the login cache holds, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessCacheStats {
+    /// Usernames (known or not) held now.
+    pub entries: u64,
+    /// Lookups of a username in the database since start.
+    pub loads: u64,
 }
 
 impl AccessCache {
+    pub(crate) fn new(capacity: u64) -> AccessCache {
+        AccessCache {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(MAX_AGE)
+                .build(),
+            tokens: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(MAX_AGE)
+                .build(),
+            loads: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+        }
+    }
+
+    /// Drops what is cached for `username`, known or unknown until now.
     pub(crate) fn forget(&self, username: &str) {
-        self.entries.remove(username);
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(username);
     }
 
     pub(crate) fn clear(&self) {
-        self.entries.clear();
-        self.tokens.clear();
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate_all();
+        self.tokens.invalidate_all();
+    }
+
+    /// Frees the memory of expired and evicted entries now rather than on the next lookups.
+    pub(crate) fn drop_expired(&self) {
+        self.entries.run_pending_tasks();
+        self.tokens.run_pending_tasks();
     }
 }
 
@@ -64,17 +110,7 @@ impl Core {
         password: &str,
     ) -> Result<Option<Arc<Access>>> {
         let given = sha(password);
-        let cached = self
-            .access
-            .entries
-            .get(username)
-            .filter(|e| e.0.elapsed() < MAX_AGE)
-            .map(|e| e.1.clone());
-        let access = match cached {
-            Some(a) => Some(a),
-            None => self.load_access(username).await?,
-        };
-        Ok(match access {
+        Ok(match self.access_for(username).await? {
             Some(a) if bool::from(a.password_sha.ct_eq(&given)) => Some(a),
             Some(_) => None,
             None => {
@@ -88,8 +124,7 @@ impl Core {
     /// The subscriber whose stream token this is, if any, compared in constant time.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<Arc<Access>>> {
         let given = sha(token);
-        let cached = self.access.tokens.get(&given).map(|u| u.clone());
-        let username = match cached {
+        let username = match self.access.tokens.get(&given) {
             Some(u) => Some(u),
             None => {
                 let found: Option<String> =
@@ -106,22 +141,47 @@ impl Core {
         let Some(username) = username else {
             return Ok(None);
         };
-        let cached = self
-            .access
-            .entries
-            .get(&username)
-            .filter(|e| e.0.elapsed() < MAX_AGE)
-            .map(|e| e.1.clone());
-        let access = match cached {
-            Some(a) => Some(a),
-            None => self.load_access(&username).await?,
-        };
+        let access = self.access_for(&username).await?;
         // A reset token still maps to its old owner here; the owner's current token decides.
         Ok(access.filter(|a| bool::from(a.token_sha.ct_eq(&given))))
     }
 
+    /// How many usernames the login cache holds and how often it went to the database.
+    pub fn access_cache_stats(&self) -> AccessCacheStats {
+        self.access.drop_expired();
+        AccessCacheStats {
+            entries: self.access.entries.entry_count(),
+            loads: self.access.loads.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The cached entry for `username`, loaded on a miss; `None` if there is no such subscriber.
+    async fn access_for(&self, username: &str) -> Result<Option<Arc<Access>>> {
+        if let Some(entry) = self.access.entries.get(username) {
+            return Ok(entry);
+        }
+        // A name that cannot have been stored is not looked up, nor cached: it would only let
+        // a guesser fill the cache with long junk keys.
+        if Username::parse(username).is_ok_and(|u| u.as_str() == username) {
+            let changes = &self.access.changes;
+            let before = changes.load(Ordering::SeqCst);
+            let found = self.load_access(username).await?;
+            self.access
+                .entries
+                .insert(username.to_string(), found.clone());
+            // A change during the load may have read the row before it: drop what we cached.
+            if changes.load(Ordering::SeqCst) != before {
+                self.access.entries.invalidate(username);
+            }
+            Ok(found)
+        } else {
+            Ok(None)
+        }
+    }
+
     async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
         type Row = (i64, String, String, String, i64, i64, i64, i64, Option<i64>);
+        self.access.loads.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.db.read().acquire().await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, username, password_enc, token_hash, expires_at, active, max_connections, created_at, reseller_id \
@@ -145,7 +205,7 @@ impl Core {
             return Ok(None);
         };
         let password = self.cipher.decrypt(&username, &password_enc)?;
-        let access = Arc::new(Access {
+        Ok(Some(Arc::new(Access {
             password_sha: sha(&password),
             token_sha: hex::decode(&token_hash)
                 .ok()
@@ -156,11 +216,7 @@ impl Core {
             max_connections,
             created_at: to_time(created_at),
             categories: crate::bouquets::allowed_categories(&mut conn, id, reseller).await?,
-            username: username.clone(),
-        });
-        self.access
-            .entries
-            .insert(username, (Instant::now(), access.clone()));
-        Ok(Some(access))
+            username,
+        })))
     }
 }

@@ -26,6 +26,16 @@ pub(crate) struct Sessions {
     kicked: DashMap<String, Instant>,
 }
 
+impl Sessions {
+    fn drop_expired(&self) {
+        self.kicked.retain(|_, at| at.elapsed() < IDLE_TIMEOUT);
+        self.by_user.retain(|_, sessions| {
+            sessions.retain(|s| s.last_seen.elapsed() < IDLE_TIMEOUT);
+            !sessions.is_empty()
+        });
+    }
+}
+
 /// The streaming server's question: may this session play?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -48,7 +58,7 @@ impl Core {
             }
             self.sessions.kicked.remove(session);
         }
-        let (verdict, changed_to) = {
+        let (verdict, changed_to, admitted) = {
             let mut sessions = self
                 .sessions
                 .by_user
@@ -56,27 +66,30 @@ impl Core {
                 .or_default();
             let before = sessions.len();
             sessions.retain(|s| s.last_seen.elapsed() < IDLE_TIMEOUT);
+            let pruned = (sessions.len() != before).then_some(sessions.len());
             if let Some(s) = sessions.iter_mut().find(|s| s.id == session) {
                 s.last_seen = Instant::now();
-                (
-                    Verdict::Allow,
-                    (sessions.len() != before).then_some(sessions.len()),
-                )
+                (Verdict::Allow, pruned, false)
             } else if (sessions.len() as i64) < access.max_connections {
                 sessions.push(Session {
                     id: session.to_string(),
                     last_seen: Instant::now(),
                 });
-                (Verdict::Allow, Some(sessions.len()))
+                (Verdict::Allow, Some(sessions.len()), true)
             } else {
-                (
-                    Verdict::TooManyConnections,
-                    (sessions.len() != before).then_some(sessions.len()),
-                )
+                (Verdict::TooManyConnections, pruned, false)
             }
         };
-        if let Some(n) = changed_to {
-            self.record_connections(&access.username, n).await?;
+        if let Some(n) = changed_to
+            && let Err(e) = self.record_connections(&access.username, n).await
+        {
+            // The player is told no and will retry, likely under a new session id: a session
+            // kept here would hold its slot for the idle timeout and lock that retry out.
+            if admitted && let Some(mut sessions) = self.sessions.by_user.get_mut(&access.username)
+            {
+                sessions.retain(|s| s.id != session);
+            }
+            return Err(e);
         }
         Ok(verdict)
     }
@@ -121,6 +134,14 @@ impl Core {
         Ok(ended.len())
     }
 
+    /// Frees what no request will ask about again: expired login-cache entries, kicked sessions
+    /// past the idle timeout and subscribers without a live session, so memory follows the
+    /// current load rather than every player ever seen. Run it periodically.
+    pub fn drop_expired(&self) {
+        self.access.drop_expired();
+        self.sessions.drop_expired();
+    }
+
     async fn record_connections(&self, username: &str, count: usize) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE subscribers SET active_connections = $1, last_access_at = $2 WHERE username = $3")
@@ -131,5 +152,43 @@ impl Core {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_kicks_and_idle_subscribers_are_dropped() {
+        let sessions = Sessions::default();
+        let long_ago = Instant::now()
+            .checked_sub(IDLE_TIMEOUT * 2)
+            .expect("the clock has run for three minutes");
+        sessions.kicked.insert("old".into(), long_ago);
+        sessions.kicked.insert("new".into(), Instant::now());
+        let session = |id: &str, last_seen| Session {
+            id: id.into(),
+            last_seen,
+        };
+        sessions
+            .by_user
+            .insert("gone".into(), vec![session("a", long_ago)]);
+        sessions.by_user.insert(
+            "watching".into(),
+            vec![session("b", long_ago), session("c", Instant::now())],
+        );
+        sessions.drop_expired();
+        let kicked: Vec<String> = sessions.kicked.iter().map(|k| k.key().clone()).collect();
+        assert_eq!(kicked, ["new"]);
+        assert!(sessions.by_user.get("gone").is_none());
+        let live: Vec<String> = sessions
+            .by_user
+            .get("watching")
+            .expect("still watching")
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        assert_eq!(live, ["c"]);
     }
 }

@@ -28,6 +28,12 @@ pub struct Policy {
     pub expiring_soon_days: i64,
     /// Whether subscriber changes are pushed to an external streaming panel.
     pub sync_enabled: bool,
+    /// Usernames the players' login cache holds at most (about 750 bytes each).
+    pub access_cache_capacity: u64,
+    /// Failed player logins one client address may make in a row; after them one more per
+    /// `failed_login_interval`, and until then even the right password waits.
+    pub failed_login_burst: u32,
+    pub failed_login_interval: std::time::Duration,
 }
 
 impl Default for Policy {
@@ -39,6 +45,9 @@ impl Default for Policy {
             default_max_connections: 3,
             expiring_soon_days: 7,
             sync_enabled: false,
+            access_cache_capacity: 50_000,
+            failed_login_burst: 20,
+            failed_login_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -48,8 +57,10 @@ impl Core {
         Core {
             db,
             cipher: Arc::new(cipher),
+            access: Arc::new(crate::access::AccessCache::new(
+                policy.access_cache_capacity,
+            )),
             policy: Arc::new(policy),
-            access: Default::default(),
             sessions: Default::default(),
         }
     }

@@ -84,14 +84,24 @@ impl Core {
         .await;
     }
 
-    /// Runs `sql` behind every rule's back: for tests that forge the
-    /// damage `ledger verify` must find.
-    /// Outside a transaction, so SQLite's `PRAGMA foreign_keys` can be switched.
+    /// Runs `sql` behind every rule's back, outside a transaction (so SQLite's
+    /// `PRAGMA foreign_keys` can be switched): for tests that forge the damage `ledger verify`
+    /// must find.
     pub async fn tamper_for_tests(&self, sql: &str) {
         sqlx::raw_sql(sql)
             .execute(self.db.writer())
             .await
             .expect("test statement runs");
+    }
+
+    /// Renames a table, for tests of a database write that fails in the middle of a request.
+    pub async fn rename_table_for_tests(&self, from: &str, to: &str) {
+        let mut tx = self.db.begin_write().await.expect("begin");
+        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&mut *tx)
+            .await
+            .expect("rename table");
+        tx.commit().await.expect("commit");
     }
 
     async fn exec_for_tests(&self, sql: &'static str, arg: Option<&str>) {
@@ -129,6 +139,7 @@ impl Core {
             .expect("insert subscriber");
         }
         tx.commit().await.expect("commit");
+        self.access.clear();
     }
 }
 

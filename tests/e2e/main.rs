@@ -14,6 +14,7 @@ mod money;
 mod panel;
 mod payments;
 mod player_api;
+mod player_limits;
 mod providers;
 mod purchases;
 mod resilience;

@@ -1,6 +1,7 @@
 //! The streaming hot path with 100,000 subscribers: player_api.php logins and stream
 //! authorizations from many concurrent clients, next to /healthz on the same server, and the
-//! process's resident memory. Not a test: it prints figures.
+//! process's resident memory, also after a login by every subscriber (the login cache is
+//! bounded) and once its entries have expired. Not a test: it prints figures.
 //!
 //!     cargo bench -p reseller-webhooks --bench subscriber_api
 //!
@@ -128,9 +129,25 @@ async fn main() {
         "/healthz",
         load((0..REQUESTS).map(|_| format!("{base}/healthz")).collect()).await,
     );
+    let rss_runs = rss_mib();
+    report(
+        "player_api.php login, every subscriber",
+        load(
+            (0..SUBSCRIBERS)
+                .map(|i| format!("{base}/player_api.php?username=sub{i}&password={PASSWORD}"))
+                .collect(),
+        )
+        .await,
+    );
+    let (rss_all, cached_all) = (rss_mib(), core.access_cache_stats().entries);
+    tokio::time::sleep(reseller_core::access::MAX_AGE + Duration::from_secs(1)).await;
+    core.drop_expired();
     println!(
-        "  resident memory: {:.0} MiB after loading the subscribers, {:.0} MiB after the runs",
-        rss_before,
-        rss_mib()
+        "  resident memory: {rss_before:.0} MiB after loading the subscribers, {rss_runs:.0} MiB after the runs,\n  \
+         {rss_all:.0} MiB after a login by every subscriber ({cached_all} cached), \
+         {:.0} MiB once idle for {} s ({} cached)",
+        rss_mib(),
+        reseller_core::access::MAX_AGE.as_secs() + 1,
+        core.access_cache_stats().entries,
     );
 }

@@ -3,6 +3,7 @@
 //! in [`router`].
 
 pub mod checkout;
+mod failed_logins;
 mod payments;
 mod player_api;
 pub mod providers;
@@ -28,11 +29,15 @@ pub(crate) struct AppState {
     pub secrets: Arc<PaymentSecrets>,
     pub server: Arc<ServerInfo>,
     /// Failed player logins per client address.
-    pub guesses: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    pub guesses: Arc<failed_logins::FailedLogins>,
 }
 
 /// All HTTP routes, over the shared core.
 pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router {
+    let guesses = Arc::new(failed_logins::FailedLogins::new(
+        core.policy().failed_login_burst,
+        core.policy().failed_login_interval,
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -54,7 +59,7 @@ pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router
             core,
             secrets: Arc::new(secrets),
             server: Arc::new(server),
-            guesses: Arc::new(player_api::guess_limiter()),
+            guesses,
         })
 }
 
@@ -66,11 +71,24 @@ pub async fn serve(
     server: ServerInfo,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tidy = tokio::spawn(drop_expired(core.clone()));
     let app =
         router(core, secrets, server).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
-        .await
+        .await;
+    tidy.abort();
+    served
+}
+
+/// Frees core's expired login-cache entries and sessions while the server runs, so that memory
+/// shrinks after a burst of players even if no request comes to trigger it.
+async fn drop_expired(core: Core) {
+    let mut every = tokio::time::interval(reseller_core::access::MAX_AGE);
+    loop {
+        every.tick().await;
+        core.drop_expired();
+    }
 }
 
 /// The process is up and answering.

@@ -1,20 +1,22 @@
 //! The Xtream Codes compatible `player_api.php` that IPTV players log in with. Field names and
 //! types are those real panels send (numbers as strings), so existing players parse it
 //! unchanged. Wrong credentials get the same answer whether the username exists or not, and
-//! repeated failures from one address are slowed down.
+//! after repeated failures from one address every login from it waits (see
+//! [`failed_logins`](crate::failed_logins)).
 
 use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reseller_core::access::Access;
 use reseller_core::connections::Verdict;
 use serde::Deserialize;
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Where players are told the streams are: the public streaming URL's parts.
 #[derive(Debug, Clone)]
@@ -44,13 +46,6 @@ impl ServerInfo {
     }
 }
 
-/// Failed logins allowed per client address: a burst, then one a second.
-pub(crate) fn guess_limiter() -> DefaultKeyedRateLimiter<IpAddr> {
-    RateLimiter::keyed(
-        Quota::per_second(NonZeroU32::MIN).allow_burst(NonZeroU32::new(20).expect("non-zero")),
-    )
-}
-
 #[derive(Deserialize)]
 pub(crate) struct Login {
     #[serde(default)]
@@ -69,8 +64,8 @@ pub(crate) struct Login {
 /// Why a login did not go through.
 enum Refused {
     WrongCredentials,
-    /// Too many failed logins from this address.
-    Slow,
+    /// Too many failed logins from this address: wait this long.
+    Slow(Duration),
     Internal,
 }
 
@@ -80,10 +75,23 @@ async fn authenticated(
     peer: SocketAddr,
     username: &str,
     password: &str,
-) -> Result<std::sync::Arc<Access>, Refused> {
-    match state.core.authenticate(username, password).await {
+) -> Result<Arc<Access>, Refused> {
+    guarded(state, peer, state.core.authenticate(username, password)).await
+}
+
+/// Runs `login` only if the client's address has failures left; wrong credentials spend one.
+async fn guarded(
+    state: &AppState,
+    peer: SocketAddr,
+    login: impl Future<Output = reseller_core::Result<Option<Arc<Access>>>>,
+) -> Result<Arc<Access>, Refused> {
+    state.guesses.take(peer.ip()).map_err(Refused::Slow)?;
+    let outcome = login.await;
+    if !matches!(outcome, Ok(None)) {
+        state.guesses.give_back(peer.ip());
+    }
+    match outcome {
         Ok(Some(a)) => Ok(a),
-        Ok(None) if state.guesses.check_key(&peer.ip()).is_err() => Err(Refused::Slow),
         Ok(None) => Err(Refused::WrongCredentials),
         Err(e) => {
             tracing::error!(error = ?e, "login failed on our side");
@@ -109,11 +117,15 @@ impl Refused {
             Refused::WrongCredentials => {
                 (StatusCode::FORBIDDEN, "wrong username or password").into_response()
             }
-            Refused::Slow => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed logins; slow down",
-            )
-                .into_response(),
+            Refused::Slow(wait) => {
+                let secs = wait.as_secs() + 1;
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                    format!("too many failed logins from this address; try again in {secs} s"),
+                )
+                    .into_response()
+            }
             Refused::Internal => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         }
     }
@@ -306,20 +318,11 @@ pub(crate) async fn authorize_stream(
             .into_response();
     }
     let login = match check.token.as_deref() {
-        Some(token) => state.core.authenticate_token(token).await.map_err(|e| {
-            tracing::error!(error = ?e, "token login failed on our side");
-            Refused::Internal
-        }),
-        None => authenticated(&state, peer, &check.username, &check.password)
-            .await
-            .map(Some),
+        Some(token) => guarded(&state, peer, state.core.authenticate_token(token)).await,
+        None => authenticated(&state, peer, &check.username, &check.password).await,
     };
     let access = match login {
-        Ok(Some(a)) => a,
-        Ok(None) if state.guesses.check_key(&peer.ip()).is_err() => {
-            return Refused::Slow.for_server();
-        }
-        Ok(None) => return Refused::WrongCredentials.for_server(),
+        Ok(a) => a,
         Err(refused) => return refused.for_server(),
     };
     tracing::debug!(user = %access.username, stream = ?check.stream, ip = ?check.ip, "stream authorization");

@@ -1,0 +1,167 @@
+//! Failed player logins per client address. A client may fail `burst` times in a row, then once
+//! per `interval`; while it has no failure left, every login from it waits, the right password
+//! included, so a guesser cannot keep trying and recognize the hit by its answer.
+//!
+//! Each login takes a failure before its password is checked and gives it back unless the
+//! credentials were wrong, so parallel guesses are counted too while players behind one address,
+//! who log in all day, spend nothing. Hand-written rather than governor's keyed limiter, which
+//! has no way to give back.
+
+use dashmap::DashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Below this many tracked clients the map is never swept.
+const SWEEP_FLOOR: usize = 10_000;
+
+pub(crate) struct FailedLogins {
+    burst: u32,
+    interval: Duration,
+    /// When each client's allowance is full again (the theoretical arrival time of GCRA).
+    /// A client whose time has passed is the same as one never seen, and is swept out.
+    full_at: DashMap<IpAddr, Instant>,
+    /// The map's size that triggers the next sweep: twice what the last sweep left, so a
+    /// flood of distinct addresses costs amortized constant time per failure.
+    sweep_at: AtomicUsize,
+}
+
+impl FailedLogins {
+    pub(crate) fn new(burst: u32, interval: Duration) -> FailedLogins {
+        FailedLogins {
+            burst: burst.max(1),
+            interval,
+            full_at: DashMap::new(),
+            sweep_at: AtomicUsize::new(SWEEP_FLOOR),
+        }
+    }
+
+    /// Takes one failure from `ip`'s allowance before its login is checked, so that guesses sent
+    /// in parallel cannot all pass before the first is counted; `Err(wait)` if none is left:
+    /// the client must wait that long before any login.
+    pub(crate) fn take(&self, ip: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let allowed = self.interval * self.burst;
+        let taken = {
+            let mut full_at = self.full_at.entry(client(ip)).or_insert(now);
+            // Taking one more puts the allowance this far in debt; at most `burst` is allowed.
+            let debt = full_at.saturating_duration_since(now) + self.interval;
+            if debt <= allowed {
+                *full_at = now + debt;
+                Ok(())
+            } else {
+                Err(debt - allowed)
+            }
+        };
+        if self.full_at.len() >= self.sweep_at.load(Ordering::Relaxed) {
+            self.sweep();
+        }
+        taken
+    }
+
+    /// Returns what [`take`](Self::take) took, for a login that did not fail (or failed on our
+    /// side): only wrong credentials count.
+    pub(crate) fn give_back(&self, ip: IpAddr) {
+        if let Some(mut full_at) = self.full_at.get_mut(&client(ip)) {
+            let earlier = full_at.checked_sub(self.interval);
+            *full_at = earlier.unwrap_or(*full_at);
+        }
+    }
+
+    /// Drops the clients whose allowance is full again, and frees the memory they held.
+    pub(crate) fn sweep(&self) {
+        let now = Instant::now();
+        self.full_at.retain(|_, full_at| *full_at > now);
+        self.full_at.shrink_to_fit();
+        self.sweep_at
+            .store((self.full_at.len() * 2).max(SWEEP_FLOOR), Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.full_at.len()
+    }
+}
+
+/// The unit one client is counted by: an IPv4 address, or an IPv6 /64 (one customer's network,
+/// which hands its devices any address inside it).
+fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn after_the_burst_the_client_waits_and_others_do_not() {
+        let limits = FailedLogins::new(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        }
+        let wait = limits.take(ip("10.0.0.1")).expect_err("no failure left");
+        assert!(
+            wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert_eq!(limits.take(ip("10.0.0.2")), Ok(()));
+        assert!(
+            limits.take(ip("::ffff:10.0.0.1")).is_err(),
+            "an IPv4-mapped address is the same client"
+        );
+    }
+
+    #[test]
+    fn logins_that_did_not_fail_cost_nothing() {
+        let limits = FailedLogins::new(2, Duration::from_secs(60));
+        for _ in 0..10 {
+            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+            limits.give_back(ip("10.0.0.1"));
+        }
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert!(limits.take(ip("10.0.0.1")).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_client() {
+        let limits = FailedLogins::new(1, Duration::from_secs(60));
+        assert_eq!(limits.take(ip("2001:db8:1:2::1")), Ok(()));
+        assert!(limits.take(ip("2001:db8:1:2:ffff::9")).is_err());
+        assert_eq!(limits.take(ip("2001:db8:1:3::1")), Ok(()));
+    }
+
+    #[test]
+    fn the_allowance_comes_back_and_sweeping_forgets_full_clients() {
+        let limits = FailedLogins::new(1, Duration::from_millis(30));
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        assert!(limits.take(ip("10.0.0.1")).is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+        std::thread::sleep(Duration::from_millis(40));
+        limits.sweep();
+        assert_eq!(limits.tracked(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_addresses_does_not_grow_without_bound() {
+        let limits = FailedLogins::new(5, Duration::from_millis(1));
+        for i in 0..(SWEEP_FLOOR as u32 * 3) {
+            assert_eq!(limits.take(IpAddr::V4(i.into())), Ok(()));
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        assert!(limits.tracked() < SWEEP_FLOOR, "{}", limits.tracked());
+    }
+}
