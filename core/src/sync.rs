@@ -57,12 +57,24 @@ pub struct Job {
     pub current: Option<SubscriberState>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SubscriberState {
     pub password: String,
     pub expires_at: i64,
     pub max_connections: i64,
     pub active: bool,
+}
+
+/// The password is never printed.
+impl std::fmt::Debug for SubscriberState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriberState")
+            .field("password", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("max_connections", &self.max_connections)
+            .field("active", &self.active)
+            .finish()
+    }
 }
 
 /// A line of `/syncstatus`.
@@ -406,6 +418,21 @@ fn clip(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use crate::db::{Backend, Db};
+
+    #[test]
+    fn a_job_state_never_prints_the_password() {
+        let state = super::SubscriberState {
+            password: "pw-secret-77".into(),
+            expires_at: 1,
+            max_connections: 2,
+            active: true,
+        };
+        let shown = format!("{state:?}");
+        assert!(
+            !shown.contains("pw-secret-77") && shown.contains("max_connections: 2"),
+            "{shown}"
+        );
+    }
 
     #[tokio::test]
     async fn migration_0006_removes_stored_errors_that_name_a_url() {
