@@ -110,7 +110,8 @@ pub struct RateLimitSettings {
     pub burst: NonZeroU32,
 }
 
-/// Secrets never reach logs: the token, the key and any password in the database URL are hidden.
+/// Secrets never reach logs: the token, the keys (the panel's too) and any password in the
+/// database URL are hidden.
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hidden = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
@@ -123,6 +124,7 @@ impl std::fmt::Debug for Settings {
             .field("credentials_key", &hidden(&self.credentials_key))
             .field("credentials_key_file", &self.credentials_key_file)
             .field("payments", &self.payment_secrets())
+            .field("sync", &self.sync_backend().ok().flatten())
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
             .finish()
@@ -413,9 +415,16 @@ mod tests {
         s.bot_token = Some("123:supersecret".into());
         s.database_url = "postgres://bot:hunter2@db/resellerbot".into();
         s.stripe_webhook_secret = Some("whsec_topsecret".into());
+        s.sync_backend = "xtream".into();
+        s.sync_xtream_url = Some("http://panel.example".into());
+        s.sync_xtream_api_key = Some("xt_topsecret".into());
         let shown = format!("{s:?}");
         assert!(
             !shown.contains("supersecret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("panel.example") && !shown.contains("xt_topsecret"),
             "{shown}"
         );
     }

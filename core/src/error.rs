@@ -53,6 +53,14 @@ pub enum CoreError {
     AdminCannotLink,
     #[error("This confirmation has expired or was already used. Start the action again.")]
     ConfirmationGone,
+    #[error(
+        "Sync job {job} cannot be sent again: the panel refused creating {subscriber} and its {credits} credits were refunded, so the line would work unpaid. Drop the job, and create the subscriber again if it is still wanted."
+    )]
+    SyncJobRefunded {
+        job: i64,
+        subscriber: String,
+        credits: i64,
+    },
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -1,7 +1,7 @@
 //! The outbox towards an external streaming panel. Every subscriber change writes a job in its
 //! own transaction (so nothing is lost); a worker outside core delivers the jobs in order per
-//! subscriber and reports back here. A creation the panel refuses for good gives the credits
-//! back, once.
+//! subscriber and reports back here. A creation the panel refuses for good on its first attempt
+//! gives the credits back, once, and disables the subscriber they paid for.
 
 use crate::core::now;
 use crate::db::Tx;
@@ -57,12 +57,24 @@ pub struct Job {
     pub current: Option<SubscriberState>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SubscriberState {
     pub password: String,
     pub expires_at: i64,
     pub max_connections: i64,
     pub active: bool,
+}
+
+/// The password is never printed.
+impl std::fmt::Debug for SubscriberState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriberState")
+            .field("password", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("max_connections", &self.max_connections)
+            .field("active", &self.active)
+            .finish()
+    }
 }
 
 /// A line of `/syncstatus`.
@@ -168,16 +180,35 @@ impl Core {
         }))
     }
 
+    /// Records that an attempt is about to be sent, in its own committed write **before** the
+    /// request: if the process dies after the panel applied the change but before the answer
+    /// was recorded, the job still shows an attempt that may have reached the panel, so a later
+    /// refusal is never taken for "never got there" (and refunded). `false` if the job is no
+    /// longer open (an admin dropped it meanwhile): then it must not be sent.
+    pub async fn sync_attempt_started(&self, id: i64) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let started = sqlx::query(
+            "UPDATE sync_jobs SET attempts = attempts + 1 WHERE id = $1 AND status IN ('pending', 'retrying')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(started == 1)
+    }
+
     pub async fn sync_delivered(&self, id: i64) -> Result<()> {
         self.set_job(id, "done", None, None).await
     }
 
     /// The panel could not be reached or failed for now: try again after `delay_secs`.
     pub async fn sync_retry_later(&self, id: i64, error: &str, delay_secs: i64) -> Result<()> {
-        self.set_job(id, "retrying", Some(error), Some(now() + delay_secs))
+        self.set_job(id, "retrying", Some(&clip(error)), Some(now() + delay_secs))
             .await
     }
 
+    /// A job's outcome. Attempts were counted when they started; a dropped job stays dropped.
     async fn set_job(
         &self,
         id: i64,
@@ -187,9 +218,9 @@ impl Core {
     ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
-            "UPDATE sync_jobs SET status = $1, attempts = attempts + 1, last_error = COALESCE($2, last_error), \
+            "UPDATE sync_jobs SET status = $1, last_error = COALESCE($2, last_error), \
              next_attempt_at = COALESCE($3, next_attempt_at), finished_at = CASE WHEN $1 = 'done' THEN $4 ELSE finished_at END \
-             WHERE id = $5",
+             WHERE id = $5 AND status IN ('pending', 'retrying')",
         )
         .bind(status)
         .bind(error)
@@ -202,33 +233,50 @@ impl Core {
         Ok(())
     }
 
-    /// The panel refused the job for good. A refused creation gives its credits back (with
-    /// `refund`, and only once however often the job is retried and refused), and the
-    /// reseller is told why; the admins always are.
-    pub async fn sync_rejected(&self, id: i64, error: &str, refund: bool) -> Result<()> {
+    /// The panel refused the job for good. A refused creation gives its credits back, once,
+    /// and takes back what they paid for in the same transaction: the subscriber is disabled
+    /// and loses the refunded days, so no working line is left that nobody paid for. Only a
+    /// refusal of the first attempt is refunded: after an earlier attempt (answered or not,
+    /// even one cut short by a crash) the refusal may be the panel refusing our own line, so
+    /// the admins decide. The reseller is told about a refund; the admins always are.
+    pub async fn sync_rejected(&self, id: i64, error: &str) -> Result<()> {
+        let error = clip(error);
         let mut tx = self.db.begin_write().await?;
-        let row: Option<(String, String, Option<i64>, i64)> = sqlx::query_as(
-            "UPDATE sync_jobs SET status = 'failed', attempts = attempts + 1, last_error = $1, finished_at = $2 \
-             WHERE id = $3 AND status IN ('pending', 'retrying') RETURNING kind, subscriber, reseller_id, refund_credits",
+        let row: Option<(String, String, Option<i64>, i64, i64)> = sqlx::query_as(
+            "SELECT kind, subscriber, reseller_id, refund_credits, attempts FROM sync_jobs \
+             WHERE id = $1 AND status IN ('pending', 'retrying')",
         )
-        .bind(error)
-        .bind(now())
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((kind, username, reseller, credits)) = row else {
+        let Some((kind, username, reseller, credits, attempts)) = row else {
             return Ok(());
         };
-        let key = format!("sync:{id}:refund");
+        let key = refund_key(id);
         let refunded: Option<i64> =
             sqlx::query_scalar("SELECT id FROM credit_transactions WHERE idempotency_key = $1")
                 .bind(&key)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if let (Some(reseller), true) = (
-            reseller,
-            refund && refunded.is_none() && kind == "create" && credits > 0,
-        ) {
+        let paid_creation = kind == "create" && credits > 0 && refunded.is_none();
+        let ambiguous = paid_creation && attempts > 1;
+        let error = if ambiguous {
+            format!(
+                "{error} (after an earlier attempt that may have reached the panel: check the line there, then retry or drop this job; no credits were refunded)"
+            )
+        } else {
+            error
+        };
+        sqlx::query(
+            "UPDATE sync_jobs SET status = 'failed', last_error = $1, finished_at = $2 WHERE id = $3",
+        )
+        .bind(&error)
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let refund_to = reseller.filter(|_| paid_creation && !ambiguous);
+        if let Some(reseller) = refund_to {
             let moved = ledger::post(
                 &mut tx,
                 Posting {
@@ -244,13 +292,22 @@ impl Core {
             )
             .await?
             .expect("an unconditional posting always applies");
+            // A creation costs a credit per day: the refunded days go with the credits.
+            sqlx::query(
+                "UPDATE subscribers SET active = 0, expires_at = expires_at - $1 WHERE username = $2",
+            )
+            .bind(credits * 86_400)
+            .bind(&username)
+            .execute(&mut *tx)
+            .await?;
             notify::to_reseller(
                 &mut tx,
                 reseller,
                 &format!(
-                    "The streaming panel refused subscriber {username} ({error}). Your {} credits were refunded; balance {}.",
+                    "The streaming panel refused subscriber {username} ({error}). Your {} credits were refunded; balance {}. {username} is disabled and its {} days are taken back.",
                     thousands(credits),
-                    thousands(moved.after)
+                    thousands(moved.after),
+                    thousands(credits)
                 ),
             )
             .await?;
@@ -263,11 +320,14 @@ impl Core {
                 action: "sync.rejected",
                 reseller: reseller.map(ResellerId),
                 target: Some(&username),
-                details: serde_json::json!({ "job": id, "kind": kind, "error": error }),
+                details: serde_json::json!({ "job": id, "kind": kind, "error": error, "refunded": refund_to.is_some() }),
             },
         )
         .await?;
         tx.commit().await?;
+        if refund_to.is_some() {
+            self.access.forget(&username);
+        }
         Ok(())
     }
 
@@ -296,9 +356,28 @@ impl Core {
     }
 
     /// An admin sends a failed or waiting job again now (`retry`) or gives up on it (`drop`).
+    /// A creation whose credits were refunded is never sent again: the line would work for
+    /// free. It can only be dropped (and the subscriber created and paid for again).
     pub async fn sync_decide(&self, actor: &Actor, id: i64, retry: bool) -> Result<()> {
         actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
+        if retry {
+            let refunded: Option<(i64, String)> = sqlx::query_as(
+                "SELECT t.amount, j.subscriber FROM credit_transactions t JOIN sync_jobs j ON j.id = $2 \
+                 WHERE t.idempotency_key = $1",
+            )
+            .bind(refund_key(id))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((credits, subscriber)) = refunded {
+                return Err(CoreError::SyncJobRefunded {
+                    job: id,
+                    subscriber,
+                    credits,
+                });
+            }
+        }
         let sql = if retry {
             "UPDATE sync_jobs SET status = 'pending', next_attempt_at = $1 WHERE id = $2 AND status IN ('pending', 'retrying', 'failed')"
         } else {
@@ -318,5 +397,93 @@ impl Core {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The ledger key of a job's refund: at most one per job.
+fn refund_key(id: i64) -> String {
+    format!("sync:{id}:refund")
+}
+
+/// Errors are stored, shown and sent at most this long: a panel's answer can be a whole page.
+const MAX_ERROR_CHARS: usize = 300;
+
+fn clip(error: &str) -> String {
+    match error.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", &error[..cut]),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Backend, Db};
+
+    #[test]
+    fn a_job_state_never_prints_the_password() {
+        let state = super::SubscriberState {
+            password: "pw-secret-77".into(),
+            expires_at: 1,
+            max_connections: 2,
+            active: true,
+        };
+        let shown = format!("{state:?}");
+        assert!(
+            !shown.contains("pw-secret-77") && shown.contains("max_connections: 2"),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn migration_0006_removes_stored_errors_that_name_a_url() {
+        let db = Db::connect(&crate::testing::fresh_database_url().await, 2)
+            .await
+            .expect("connects");
+        let all = match db.backend() {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        let before_0006 = sqlx::migrate::Migrator {
+            migrations: all
+                .migrations
+                .iter()
+                .filter(|m| m.version < 6)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        before_0006.run(db.read()).await.expect("0001..0005 apply");
+        let leaked = "error sending request for url (http://panel:8080/api/?api_key=k3y&action=create_line&username=u&password=pw)";
+        for (subscriber, error) in [("leaked", leaked), ("kept", "HTTP 503")] {
+            sqlx::query(
+                "INSERT INTO sync_jobs (subscriber, kind, status, attempts, last_error, next_attempt_at, created_at) \
+                 VALUES ($1, 'create', 'retrying', 1, $2, 0, 0)",
+            )
+            .bind(subscriber)
+            .bind(error)
+            .execute(db.read())
+            .await
+            .expect("insert");
+        }
+        db.migrate().await.expect("0006 applies");
+        let stored: Vec<(String, String)> =
+            sqlx::query_as("SELECT subscriber, last_error FROM sync_jobs ORDER BY id")
+                .fetch_all(db.read())
+                .await
+                .expect("select");
+        assert_eq!(stored[1], ("kept".to_string(), "HTTP 503".to_string()));
+        assert!(
+            !stored[0].1.contains("k3y") && !stored[0].1.contains("pw)"),
+            "{}",
+            stored[0].1
+        );
+        assert!(
+            stored[0].1.contains("could not be reached"),
+            "{}",
+            stored[0].1
+        );
     }
 }

@@ -17,6 +17,8 @@ pub enum Mode {
     RefuseCreates,
     /// Takes requests and never answers, as a panel that hangs mid-delivery.
     Hang,
+    /// Answers every request with this HTTP status (a wrong secret or path, say).
+    Status(u16),
 }
 
 struct Inner {
@@ -100,6 +102,7 @@ async fn event(
         Mode::RefuseCreates if v["type"] == "subscriber.create" => {
             return (StatusCode::CONFLICT, "username already exists").into_response();
         }
+        Mode::Status(code) => return status(code),
         Mode::Up | Mode::RefuseCreates | Mode::Hang => {}
     }
     let mut h = headers.clone();
@@ -108,15 +111,30 @@ async fn event(
     StatusCode::OK.into_response()
 }
 
+/// A hanging Xtream panel has applied the call before it stops answering: a crash there is
+/// the ambiguous case, since this API takes no idempotency key.
 async fn xtream(
-    State(inner): State<Arc<Mutex<Inner>>>,
+    State(shared): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
-    inner.attempts += 1;
+    let hang = {
+        let mut inner = shared.lock().unwrap();
+        inner.attempts += 1;
+        inner.mode == Mode::Hang
+    };
+    if hang {
+        shared
+            .lock()
+            .unwrap()
+            .received
+            .push((headers.clone(), json!(q)));
+        std::future::pending::<()>().await;
+    }
+    let mut inner = shared.lock().unwrap();
     match inner.mode {
         Mode::Down => return (StatusCode::BAD_GATEWAY, "down").into_response(),
+        Mode::Status(code) => return status(code),
         Mode::RefuseCreates if q.get("action").map(String::as_str) == Some("create_line") => {
             return axum::Json(json!({ "result": false, "error": "username exists" }))
                 .into_response();
@@ -125,4 +143,10 @@ async fn xtream(
     }
     inner.received.push((headers, json!(q)));
     axum::Json(json!({ "result": true })).into_response()
+}
+
+fn status(code: u16) -> Response {
+    StatusCode::from_u16(code)
+        .expect("a valid status")
+        .into_response()
 }

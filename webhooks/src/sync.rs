@@ -1,6 +1,9 @@
 //! The sync worker: delivers core's outbox of subscriber changes to the operator's existing
 //! panel, in order per subscriber, retrying with exponential backoff and jitter while it is
 //! down, and reporting permanent refusals back to core (which refunds a refused creation).
+//! Nothing it stores or logs holds a secret: request errors lose their URL (it carries the
+//! Xtream API key and the subscriber's password), and any text is scrubbed of the secrets it
+//! sent.
 
 use hmac::{Hmac, Mac};
 use reseller_core::Core;
@@ -10,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Where changes go.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Backend {
     /// The Xtream UI / XUI.one admin API: `{base_url}/{access_path}/?api_key=...&action=...`.
     Xtream {
@@ -20,6 +23,39 @@ pub enum Backend {
     },
     /// A signed JSON event per change, POSTed to the operator's URL.
     Webhook { url: String, secret: String },
+}
+
+/// The API key and the signing secret are never printed.
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Xtream {
+                base_url,
+                access_path,
+                ..
+            } => f
+                .debug_struct("Xtream")
+                .field("base_url", base_url)
+                .field("access_path", access_path)
+                .field("api_key", &"<redacted>")
+                .finish(),
+            Backend::Webhook { url, .. } => f
+                .debug_struct("Webhook")
+                .field("url", &without_query(url))
+                .field("secret", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl Backend {
+    /// What must never appear in a stored error or a log line.
+    fn secret(&self) -> &str {
+        match self {
+            Backend::Xtream { api_key, .. } => api_key,
+            Backend::Webhook { secret, .. } => secret,
+        }
+    }
 }
 
 /// What delivering one job gave.
@@ -54,30 +90,29 @@ pub async fn run(
             }
         };
         for job in &jobs {
+            // Committed before the request, so a crash mid-delivery still counts as an attempt.
+            match core.sync_attempt_started(job.id).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(job = job.id, error = ?e, "could not record a sync attempt");
+                    continue;
+                }
+            }
             let outcome = deliver(&client, &backend, job).await;
+            let password = job.current.as_ref().map_or("", |s| s.password.as_str());
+            let clean = |why: &str| scrub(why, &[backend.secret(), password]);
             let recorded = match outcome {
                 Delivery::Done => core.sync_delivered(job.id).await,
                 Delivery::Later(why) => {
+                    let why = clean(&why);
                     let delay = retry_base.as_secs_f64() * 2f64.powi(job.attempts.min(16) as i32);
                     let secs = (delay.min(300.0) * rand::random_range(0.5..1.5)).ceil() as i64;
                     tracing::warn!(job = job.id, error = %why, retry_in = secs, "panel sync will be retried");
                     core.sync_retry_later(job.id, &why, secs.max(1)).await
                 }
-                Delivery::Refused(why) => {
-                    // The Xtream API has no idempotency key: a creation refused after an
-                    // earlier attempt may be the panel refusing our own first, unanswered try.
-                    let ambiguous = job.kind == JobKind::Create
-                        && job.attempts > 0
-                        && matches!(backend, Backend::Xtream { .. });
-                    if ambiguous {
-                        let why = format!(
-                            "{why} (after an earlier attempt that may have reached the panel: check the line there, then retry or drop this job; no credits were refunded)"
-                        );
-                        core.sync_rejected(job.id, &why, false).await
-                    } else {
-                        core.sync_rejected(job.id, &why, true).await
-                    }
-                }
+                // Core decides about the refund: only a refusal of the first attempt is one.
+                Delivery::Refused(why) => core.sync_rejected(job.id, &clean(&why)).await,
             };
             if let Err(e) = recorded {
                 tracing::error!(job = job.id, error = ?e, "could not record a sync result");
@@ -157,9 +192,11 @@ async fn deliver(client: &reqwest::Client, backend: &Backend, job: &Job) -> Deli
             );
             let resp = match client.get(url).query(&query).send().await {
                 Ok(r) => r,
-                Err(e) => return Delivery::Later(e.to_string()),
+                Err(e) => return Delivery::Later(describe(e)),
             };
-            if resp.status().is_server_error() || resp.status().as_u16() == 429 {
+            // A wrong key or path (401, 403, 404) is not the panel refusing this line: only a
+            // JSON answer saying so is.
+            if !resp.status().is_success() {
                 return Delivery::Later(format!("HTTP {}", resp.status().as_u16()));
             }
             let answer: serde_json::Value = match resp.json().await {
@@ -175,14 +212,19 @@ async fn deliver(client: &reqwest::Client, backend: &Backend, job: &Job) -> Deli
     }
 }
 
+/// Only 409 (the username is taken, say) and 422 refuse the change itself; anything else
+/// that is not a success (a wrong secret or path, a proxy, a timeout) is tried again later.
 async fn by_status(sent: reqwest::Result<reqwest::Response>) -> Delivery {
     let resp = match sent {
         Ok(r) => r,
-        Err(e) => return Delivery::Later(e.to_string()),
+        Err(e) => return Delivery::Later(describe(e)),
     };
     let status = resp.status().as_u16();
     if resp.status().is_success() {
         return Delivery::Done;
+    }
+    if !matches!(status, 409 | 422) {
+        return Delivery::Later(format!("HTTP {status}"));
     }
     let text: String = resp
         .text()
@@ -191,8 +233,64 @@ async fn by_status(sent: reqwest::Result<reqwest::Response>) -> Delivery {
         .chars()
         .take(200)
         .collect();
-    match status {
-        408 | 425 | 429 | 500..=599 => Delivery::Later(format!("HTTP {status}")),
-        _ => Delivery::Refused(format!("HTTP {status}: {text}")),
+    Delivery::Refused(format!("HTTP {status}: {text}"))
+}
+
+/// A request error with its causes, without the URL (reqwest's `Display` includes it, with
+/// the Xtream API key and the subscriber's password in its query).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` with every non-empty secret replaced, for errors whose wording we do not control
+/// (a panel may echo the request back).
+fn scrub(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s, "***"))
+}
+
+/// A URL without its query string, which may carry a token.
+fn without_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_key_and_the_secret() {
+        let xtream = Backend::Xtream {
+            base_url: "http://panel".into(),
+            access_path: "api".into(),
+            api_key: "xt-key-123".into(),
+        };
+        let webhook = Backend::Webhook {
+            url: "http://hook/events?token=tok-456".into(),
+            secret: "whsec-789".into(),
+        };
+        let shown = format!("{xtream:?} {webhook:?}");
+        for secret in ["xt-key-123", "tok-456", "whsec-789"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("http://panel"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_replaces_every_secret_and_skips_empty_ones() {
+        assert_eq!(
+            scrub("bad key k1 for pw1, k1 again", &["k1", "", "pw1"]),
+            "bad key *** for ***, *** again"
+        );
     }
 }

@@ -189,21 +189,87 @@ pub(crate) async fn sync_status(ctx: &Ctx, decision: Option<(bool, i64)>) -> Han
             .say("✅ Nothing waiting: every change reached the streaming panel.")
             .await;
     }
+    ctx.say(&sync_status_text(&jobs)).await
+}
+
+/// Each stored error is shown up to this many characters (it is the panel's wording).
+const SHOWN_ERROR_CHARS: usize = 200;
+/// Room for the listing within Telegram's 4,096 characters, with margin for what Telegram
+/// counts twice (characters outside the basic plane).
+const SYNC_STATUS_BUDGET: usize = 3_500;
+
+/// The `/syncstatus` listing, newest first: every stored string escaped, each error cut short,
+/// and the jobs that do not fit counted instead of shown.
+fn sync_status_text(jobs: &[reseller_core::sync::JobSummary]) -> String {
+    let footer = "\n\n/syncstatus retry &lt;job&gt; sends one again now; /syncstatus drop &lt;job&gt; gives up on it.";
     let mut text = String::from("<b>Sync to the streaming panel</b>\n");
-    for j in &jobs {
-        text.push_str(&format!(
-            "\n#{} {} <code>{}</code> — {} after {} attempts{}",
+    let mut shown = 0;
+    for j in jobs {
+        let error = j
+            .last_error
+            .as_deref()
+            .map(|e| {
+                let cut: String = e.chars().take(SHOWN_ERROR_CHARS).collect();
+                let more = if cut.len() < e.len() { "…" } else { "" };
+                format!(": {}{more}", escape(&cut))
+            })
+            .unwrap_or_default();
+        let line = format!(
+            "\n#{} {} <code>{}</code> — {} after {} attempts{error}",
             j.id,
-            j.kind,
+            escape(&j.kind),
             escape(&j.username),
-            j.status,
+            escape(&j.status),
             j.attempts,
-            j.last_error
-                .as_deref()
-                .map(|e| format!(": {}", escape(e)))
-                .unwrap_or_default()
+        );
+        if text.chars().count() + line.chars().count() + footer.chars().count() > SYNC_STATUS_BUDGET
+        {
+            break;
+        }
+        text.push_str(&line);
+        shown += 1;
+    }
+    if shown < jobs.len() {
+        text.push_str(&format!(
+            "\n… and {} older jobs not shown: retry or drop these first.",
+            jobs.len() - shown
         ));
     }
-    text.push_str("\n\n/syncstatus retry &lt;job&gt; sends one again now; /syncstatus drop &lt;job&gt; gives up on it.");
-    ctx.say(&text).await
+    text.push_str(footer);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reseller_core::sync::JobSummary;
+
+    fn job(id: i64, error: &str) -> JobSummary {
+        JobSummary {
+            id,
+            kind: "create".into(),
+            username: "<b>x</b>".into(),
+            status: "failed".into(),
+            attempts: 1,
+            last_error: Some(error.into()),
+        }
+    }
+
+    #[test]
+    fn the_listing_fits_one_message_and_escapes_what_was_stored() {
+        let long = format!("<html>{}</html>", "é".repeat(5_000));
+        let jobs: Vec<JobSummary> = (1..=30).rev().map(|id| job(id, &long)).collect();
+        let text = sync_status_text(&jobs);
+        assert!(
+            text.chars().count() <= 4_096,
+            "{} characters",
+            text.chars().count()
+        );
+        assert!(
+            text.contains("#30 create <code>&lt;b&gt;x&lt;/b&gt;</code>"),
+            "{text}"
+        );
+        assert!(!text.contains("<html>") && !text.contains("<b>x"), "{text}");
+        assert!(text.contains("older jobs not shown"), "{text}");
+    }
 }
