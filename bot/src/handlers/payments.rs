@@ -7,7 +7,7 @@ use crate::callback::{Method, Press};
 use crate::conversation::{self, State};
 use crate::{render, reply};
 use reseller_core::CoreError;
-use reseller_core::payments::{NewPackage, Order, PaymentEvent, Received, format_money};
+use reseller_core::payments::{NewPackage, Order, Part, PaymentEvent, Received, format_money};
 use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -348,6 +348,7 @@ pub(crate) async fn refund(ctx: &Ctx, order: &str) -> HandlerResult {
                 order: Some(o.public_id.clone()),
                 reference: None,
                 reason: "refunded".into(),
+                part: Part::Whole,
             },
         )
         .await;
