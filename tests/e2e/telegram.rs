@@ -58,6 +58,8 @@ struct Inner {
     files: HashMap<String, String>,
     calls: HashMap<String, usize>,
     failures: HashMap<String, usize>,
+    /// When set, refundStarPayment answers 400 with this description.
+    refund_error: Option<String>,
 }
 
 struct Shared {
@@ -239,6 +241,12 @@ impl FakeTelegram {
     /// The next `n` calls of `method` get a 429 with `retry_after: 1`.
     pub fn fail_next(&self, method: &str, n: usize) {
         self.lock().failures.insert(method.to_ascii_lowercase(), n);
+    }
+
+    /// From now on refundStarPayment fails with a 400 and `description`, as Telegram answers
+    /// `Bad Request: CHARGE_ALREADY_REFUNDED` for a charge refunded before.
+    pub fn refuse_refunds(&self, description: &str) {
+        self.lock().refund_error = Some(description.to_string());
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -438,6 +446,17 @@ async fn handle(
             });
             return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
         }
+    }
+    if method == "refundstarpayment"
+        && let Some(description) = shared
+            .inner
+            .lock()
+            .expect("fake Telegram state")
+            .refund_error
+            .clone()
+    {
+        let body = json!({ "ok": false, "error_code": 400, "description": description });
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
     match method.as_str() {
         "getme" => ok(bot_user()),

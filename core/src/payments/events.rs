@@ -8,9 +8,11 @@ use crate::domain::ResellerId;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::thousands;
 use crate::{Core, Result, audit, notify};
+use serde::{Deserialize, Serialize};
 
-/// A provider event, reduced to what it means for an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A provider event, reduced to what it means for an order. Stored with the raw event, so an
+/// event left unapplied (a crash, a failed transaction) is applied later without its provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaymentEvent {
     /// The order was paid this much; `reference` is the provider's id for the payment.
     Paid {
@@ -41,7 +43,7 @@ pub enum PaymentEvent {
 }
 
 /// How much of a payment a reversal takes back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Part {
     /// All of it (what is left of it after partial refunds).
     Whole,
@@ -115,21 +117,49 @@ impl Core {
         body: &str,
         event: PaymentEvent,
     ) -> Result<Received> {
+        self.store_payment(provider, event_key, headers, body, &event)
+            .await?;
+        self.apply_payment(provider, event_key, event).await
+    }
+
+    /// Stores an event without applying it (a redelivery keeps the first copy). Until applied,
+    /// [`Core::replay_payments`] picks it up: a crash between receiving and crediting loses
+    /// nothing.
+    pub async fn store_payment(
+        &self,
+        provider: &str,
+        event_key: &str,
+        headers: &str,
+        body: &str,
+        event: &PaymentEvent,
+    ) -> Result<()> {
+        let meaning =
+            serde_json::to_string(event).map_err(|e| crate::CoreError::Internal(Box::new(e)))?;
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
-            "INSERT INTO payment_events (provider, event_key, headers, body, received_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO payment_events (provider, event_key, headers, body, event, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (provider, event_key) DO NOTHING",
         )
         .bind(provider)
         .bind(event_key)
         .bind(headers)
         .bind(body)
+        .bind(meaning)
         .bind(now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
 
-        // Claim processing: of concurrent deliveries, one marks the row and the rest find it marked.
+    /// Applies a stored event once: of concurrent callers (deliveries, the replay worker), one
+    /// marks the row processed in the transaction that applies it, the rest get `Duplicate`.
+    pub async fn apply_payment(
+        &self,
+        provider: &str,
+        event_key: &str,
+        event: PaymentEvent,
+    ) -> Result<Received> {
         let mut tx = self.db.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE payment_events SET processed_at = $1 WHERE provider = $2 AND event_key = $3 AND processed_at IS NULL",
@@ -155,6 +185,57 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(received)
+    }
+
+    /// Takes back a stored event that turned out not to have happened (Telegram refused the
+    /// refund it announced). False if it was applied meanwhile.
+    pub async fn withdraw_payment(&self, provider: &str, event_key: &str) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let withdrawn = sqlx::query(
+            "DELETE FROM payment_events WHERE provider = $1 AND event_key = $2 AND processed_at IS NULL",
+        )
+        .bind(provider)
+        .bind(event_key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(withdrawn)
+    }
+
+    /// Applies stored events still unapplied `older_than_secs` after they arrived (younger ones
+    /// are most likely being applied by their own delivery right now). Returns how many this
+    /// call applied; one that fails stays for the next call.
+    pub async fn replay_payments(&self, older_than_secs: i64) -> Result<usize> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT provider, event_key, event FROM payment_events \
+             WHERE processed_at IS NULL AND event IS NOT NULL AND received_at <= $1 ORDER BY id LIMIT 100",
+        )
+        .bind(now() - older_than_secs)
+        .fetch_all(self.db.read())
+        .await?;
+        let mut applied = 0;
+        for (provider, key, meaning) in rows {
+            let event: PaymentEvent = match serde_json::from_str(&meaning) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(provider, key, error = %e, "a stored payment event cannot be read");
+                    continue;
+                }
+            };
+            match self.apply_payment(&provider, &key, event).await {
+                Ok(Received::Duplicate) => {}
+                Ok(received) => {
+                    tracing::warn!(provider, key, outcome = ?received, "applied a payment event left unapplied");
+                    applied += 1;
+                }
+                Err(e) => {
+                    tracing::error!(provider, key, error = ?e, "a stored payment event failed again")
+                }
+            }
+        }
+        Ok(applied)
     }
 }
 
