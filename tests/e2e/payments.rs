@@ -382,6 +382,24 @@ async fn partial_stripe_refunds_add_up_to_the_order_and_a_won_dispute_gives_back
     app.assert_ledger_sound().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_refunds_take_back_the_largest_running_total_once() {
+    let app = app_with_payments().await;
+    app.say_expecting(ADMIN, "/package add Hundred 100 10.00 USD", "saved")
+        .await;
+    let order = paid_hundred(&app).await;
+    // Five refunds of 10 % each, their events racing each other (and each delivered twice).
+    let events: Vec<String> = (1..=5)
+        .flat_map(|n| {
+            let body = charge_refunded(&format!("evt_c{n}"), &order, n * 100);
+            [body.clone(), body]
+        })
+        .collect();
+    futures::future::join_all(events.iter().map(|body| stripe_ok(&app, body))).await;
+    assert_eq!(app.balance(ALICE).await, 50);
+    app.assert_ledger_sound().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn btcpay_settlements_credit_once_across_redeliveries() {
     let app = app_with_payments().await;
