@@ -72,6 +72,7 @@ pub struct Application {
     payments: reseller_webhooks::PaymentSecrets,
     server: reseller_webhooks::ServerInfo,
     sync: Option<(reseller_webhooks::sync::Backend, std::time::Duration)>,
+    payment_replay_after: std::time::Duration,
 }
 
 impl Application {
@@ -105,6 +106,9 @@ impl Application {
             bot,
             payments: settings.payment_secrets(),
             server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
+            payment_replay_after: std::time::Duration::from_secs(
+                settings.payment_replay_after_secs,
+            ),
             sync: settings
                 .sync_backend()
                 .map_err(anyhow::Error::msg)?
@@ -152,6 +156,11 @@ impl Application {
                 stopped(),
             ))
         });
+        let replay = tokio::spawn(reseller_webhooks::replay_payments(
+            self.core.clone(),
+            self.payment_replay_after,
+            stopped(),
+        ));
         let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));
         let trigger = tx.clone();
         tokio::spawn(async move {
@@ -164,6 +173,7 @@ impl Application {
         if let Some(sync) = sync {
             sync.await.context("the sync task panicked")?;
         }
+        replay.await.context("the payment replay task panicked")?;
         http.await
             .context("the HTTP task panicked")?
             .context("the HTTP server failed")?;

@@ -75,6 +75,9 @@ pub struct Settings {
     pub sync_webhook_secret: Option<String>,
     /// First retry delay of a failed sync, in seconds; it doubles per attempt.
     pub sync_retry_base_secs: f64,
+    /// A stored payment event still unapplied this many seconds after it arrived is applied by
+    /// the replay worker.
+    pub payment_replay_after_secs: u64,
     /// Where players reach the streams, reported in `player_api.php`'s server_info.
     pub stream_url: url::Url,
     /// The public base URL of this server, for providers that take a callback per payment.

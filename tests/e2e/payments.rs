@@ -287,10 +287,124 @@ async fn stripe_refunds_reverse_once_and_a_refund_before_payment_blocks_the_cred
     app.assert_ledger_sound().await;
 }
 
+/// Posts a signed Stripe event; it must be accepted.
+async fn stripe_ok(app: &TestApp, body: &str) {
+    assert_eq!(
+        post_stripe(app, body, stripe_header(body, now(), &[STRIPE_SECRET])).await,
+        200,
+        "{body}"
+    );
+}
+
+/// An order of the 100-credit package for 10.00 USD, paid through Stripe with `pi_<order>`.
+async fn paid_hundred(app: &TestApp) -> String {
+    let id = order(app, "Hundred", "stripe").await;
+    let paid = stripe_event(
+        &format!("evt_pay_{id}"),
+        "checkout.session.completed",
+        checkout_paid(&id, 1000, "usd"),
+    );
+    stripe_ok(app, &paid).await;
+    id
+}
+
+fn charge_refunded(event: &str, order: &str, refunded: i64) -> String {
+    stripe_event(
+        event,
+        "charge.refunded",
+        json!({ "id": format!("ch_{order}"), "object": "charge", "payment_intent": format!("pi_{order}"),
+                "amount": 1000, "amount_refunded": refunded, "refunded": refunded >= 1000 }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_stripe_refunds_add_up_to_the_order_and_a_won_dispute_gives_back_once() {
+    let app = app_with_payments().await;
+    app.say_expecting(ADMIN, "/package add Hundred 100 10.00 USD", "saved")
+        .await;
+    let first = paid_hundred(&app).await;
+    assert_eq!(app.balance(ALICE).await, 100);
+
+    // A refund of 30 % takes 30 credits.
+    let before = app.tg.sent().len();
+    stripe_ok(&app, &charge_refunded("evt_r30", &first, 300)).await;
+    let told = app
+        .tg
+        .wait_for(ALICE, before, "Payment partly refunded")
+        .await;
+    assert_eq!(
+        told.text,
+        "Payment partly refunded: -30 credits, balance 70."
+    );
+    assert_eq!(app.balance(ALICE).await, 70);
+    // Another of 80 % (running total 110 %, delivered twice): only the 70 left.
+    let more = charge_refunded("evt_r80", &first, 1100);
+    stripe_ok(&app, &more).await;
+    stripe_ok(&app, &more).await;
+    assert_eq!(app.balance(ALICE).await, 0);
+    // A late event with a smaller running total takes nothing more.
+    stripe_ok(&app, &charge_refunded("evt_r30_late", &first, 300)).await;
+    assert_eq!(app.balance(ALICE).await, 0);
+
+    // A third refunded (rounded up to 34), then a chargeback of the rest, which the merchant wins.
+    let second = paid_hundred(&app).await;
+    stripe_ok(&app, &charge_refunded("evt_r33", &second, 333)).await;
+    assert_eq!(app.balance(ALICE).await, 66);
+    let dispute = |event: &str, kind: &str, status: &str| {
+        stripe_event(
+            event,
+            kind,
+            json!({ "id": "dp_1", "object": "dispute", "payment_intent": format!("pi_{second}"),
+                    "amount": 667, "status": status }),
+        )
+    };
+    stripe_ok(
+        &app,
+        &dispute("evt_dp", "charge.dispute.created", "needs_response"),
+    )
+    .await;
+    assert_eq!(app.balance(ALICE).await, 0);
+    let before = app.tg.sent().len();
+    let won = dispute("evt_won", "charge.dispute.closed", "won");
+    stripe_ok(&app, &won).await;
+    stripe_ok(&app, &won).await;
+    stripe_ok(
+        &app,
+        &dispute("evt_won_again", "charge.dispute.closed", "won"),
+    )
+    .await;
+    let told = app.tg.wait_for(ALICE, before, "chargeback").await;
+    assert_eq!(
+        told.text,
+        format!("The chargeback on order {second} was won: +66 credits back, balance 66.")
+    );
+    assert_eq!(app.balance(ALICE).await, 66);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_refunds_take_back_the_largest_running_total_once() {
+    let app = app_with_payments().await;
+    app.say_expecting(ADMIN, "/package add Hundred 100 10.00 USD", "saved")
+        .await;
+    let order = paid_hundred(&app).await;
+    // Five refunds of 10 % each, their events racing each other (and each delivered twice).
+    let events: Vec<String> = (1..=5)
+        .flat_map(|n| {
+            let body = charge_refunded(&format!("evt_c{n}"), &order, n * 100);
+            [body.clone(), body]
+        })
+        .collect();
+    futures::future::join_all(events.iter().map(|body| stripe_ok(&app, body))).await;
+    assert_eq!(app.balance(ALICE).await, 50);
+    app.assert_ledger_sound().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn btcpay_settlements_credit_once_across_redeliveries() {
     let app = app_with_payments().await;
     let order = order(&app, "Business", "btcpay").await;
+    app.core.set_order_reference(&order, "inv1").await.unwrap();
     let delivery = |id: &str, redelivery: bool| {
         // Pretty-printed, as BTCPay sends it: the bytes are what is signed.
         serde_json::to_string_pretty(&json!({
@@ -339,6 +453,96 @@ async fn btcpay_settlements_credit_once_across_redeliveries() {
         200
     );
     assert_eq!(app.balance(ALICE).await, 3600);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn btcpay_settling_an_order_that_has_no_invoice_credits_nothing() {
+    let app = app_with_payments().await;
+    // The invoice was never recorded for this order (its checkout failed half-way).
+    let order = order(&app, "Business", "btcpay").await;
+    let body = json!({ "deliveryId": "d1", "originalDeliveryId": "d1", "type": "InvoiceSettled",
+                       "invoiceId": "inv-foreign", "metadata": { "orderId": order } })
+    .to_string();
+    let sig = format!(
+        "sha256={}",
+        hmac_hex::<Hmac<sha2::Sha256>>(BTCPAY_SECRET, body.as_bytes())
+    );
+    let before = app.tg.sent().len();
+    assert_eq!(
+        post(&app, "/webhooks/btcpay", &[("btcpay-sig", sig)], &body).await,
+        200
+    );
+    let alert = app
+        .tg
+        .wait_for(ADMIN, before, "no invoice was created for it")
+        .await;
+    assert!(
+        alert.text.contains(&order)
+            && alert.text.contains("invoice inv-foreign")
+            && alert.text.contains("Nothing was credited"),
+        "{}",
+        alert.text
+    );
+    assert_eq!(app.balance(ALICE).await, 0);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_payment_on_a_paid_order_credits_nothing_and_alerts_the_admins() {
+    let app = app_with_payments().await;
+    let order = order(&app, "Business", "stripe").await;
+    let paid = |event: &str, kind: &str, intent: &str| {
+        let mut object = checkout_paid(&order, 18000, "usd");
+        object["payment_intent"] = json!(intent);
+        stripe_event(event, kind, object)
+    };
+    let first = paid("evt_first", "checkout.session.completed", "pi_first");
+    assert_eq!(
+        post_stripe(&app, &first, stripe_header(&first, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    assert_eq!(app.balance(ALICE).await, 3600);
+    // The same payment told again through another event: nothing to report.
+    let same = paid(
+        "evt_same",
+        "checkout.session.async_payment_succeeded",
+        "pi_first",
+    );
+    let before = app.tg.sent().len();
+    assert_eq!(
+        post_stripe(&app, &same, stripe_header(&same, now(), &[STRIPE_SECRET])).await,
+        200
+    );
+    // Another payment of the same order: kept, credited nothing, the admins get the numbers.
+    let second = paid("evt_second", "checkout.session.completed", "pi_second");
+    for _ in 0..2 {
+        assert_eq!(
+            post_stripe(
+                &app,
+                &second,
+                stripe_header(&second, now(), &[STRIPE_SECRET])
+            )
+            .await,
+            200
+        );
+    }
+    let alert = app.tg.wait_for(ADMIN, before, "another payment").await;
+    assert_eq!(
+        alert.text,
+        format!(
+            "⚠️ Order {order} of alice is already paid, but stripe reported another payment of 180.00 USD (reference pi_second). Nothing was credited: return the money or credit it by hand."
+        )
+    );
+    assert_eq!(app.balance(ALICE).await, 3600);
+    let alerts = app.tg.sent()[before..]
+        .iter()
+        .filter(|m| m.chat_id == ADMIN && m.text.contains("already paid"))
+        .count();
+    assert_eq!(
+        alerts, 1,
+        "one alert for the second payment, none for the first"
+    );
     app.assert_ledger_sound().await;
 }
 
@@ -516,8 +720,13 @@ mod checkout {
 
     /// Picks Business and `method`; returns the payment link and the order id in the message.
     async fn checkout(app: &TestApp, method: &str) -> (String, String) {
+        checkout_of(app, "Business", method).await
+    }
+
+    /// Picks `package` and `method`; returns the payment link and the order id in the message.
+    async fn checkout_of(app: &TestApp, package: &str, method: &str) -> (String, String) {
         let shop = app.say_expecting(ALICE, "/buy", "Pick one").await;
-        let methods = app.press(ALICE, &shop, "Business").await;
+        let methods = app.press(ALICE, &shop, package).await;
         let labels: Vec<&str> = methods.buttons.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(
             labels,
@@ -697,6 +906,72 @@ mod checkout {
         let paid = cryptomus_body(&order, "uuid-x", "paid", "180.00", "USD");
         assert_eq!(post(&app, "/webhooks/cryptomus", &[], &paid).await, 200);
         assert_eq!(app.balance(ALICE).await, 3600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_yen_package_is_charged_in_whole_yen_everywhere() {
+        let providers = FakeProviders::start().await;
+        let app = shop(&providers).await;
+        app.say_expecting(
+            ADMIN,
+            "/package add Yen 100 1000 JPY",
+            "Package <b>Yen</b> saved: 100 credits for 1000 JPY",
+        )
+        .await;
+        let bad = app.say(ADMIN, "/package add Sen 100 1000.5 JPY").await;
+        assert!(
+            bad.text
+                .contains("“1000.5” is not a price in JPY; write it like 180."),
+            "{}",
+            bad.text
+        );
+
+        let (_, order) = checkout_of(&app, "Yen", "Stripe").await;
+        let (_, form) = providers.last("/v1/checkout/sessions");
+        for field in [
+            "line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=1000&",
+            "line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=jpy",
+        ] {
+            assert!(form.contains(field), "{field} in {form}");
+        }
+        let body = stripe_event(
+            "evt_yen",
+            "checkout.session.completed",
+            checkout_paid(&order, 1000, "jpy"),
+        );
+        let before = app.tg.sent().len();
+        assert_eq!(
+            post_stripe(&app, &body, stripe_header(&body, now(), &[STRIPE_SECRET])).await,
+            200
+        );
+        // Delivered before the next checkout, so it is not taken for that one's answer.
+        app.tg
+            .wait_for(ALICE, before, "Payment received: +100 credits")
+            .await;
+        assert_eq!(app.balance(ALICE).await, 100);
+
+        checkout_of(&app, "Yen", "BTCPay").await;
+        let (_, body) = providers.last("/api/v1/stores/store1/invoices");
+        let invoice: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(invoice["amount"].as_str(), Some("1000"));
+        checkout_of(&app, "Yen", "NOWPayments").await;
+        let (_, body) = providers.last("/v1/invoice");
+        let invoice: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(invoice["price_amount"].as_f64(), Some(1000.0));
+
+        let (_, order) = checkout_of(&app, "Yen", "Cryptomus").await;
+        let (_, body) = providers.last("/v1/payment");
+        let payment: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(payment["amount"].as_str(), Some("1000"));
+        // Paid ¥1000 is the price; ¥10 (what 1000 minor units would have been as cents) is not.
+        let short = cryptomus_body(&order, "uuid-short", "paid", "10", "JPY");
+        assert_eq!(post(&app, "/webhooks/cryptomus", &[], &short).await, 200);
+        assert_eq!(app.balance(ALICE).await, 100);
+        let (_, order) = checkout_of(&app, "Yen", "Cryptomus").await;
+        let paid = cryptomus_body(&order, "uuid-yen", "paid", "1000", "JPY");
+        assert_eq!(post(&app, "/webhooks/cryptomus", &[], &paid).await, 200);
+        assert_eq!(app.balance(ALICE).await, 200);
+        app.assert_ledger_sound().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

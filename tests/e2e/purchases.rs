@@ -1,6 +1,7 @@
 //! Buying credits in the chat: packages, Telegram Stars and manual receipts.
 
 use crate::support::{ADMIN, TestApp};
+use reseller_core::payments::{PaymentEvent, Received};
 
 const ALICE: i64 = 2_001;
 const SECOND_ADMIN: i64 = 1_001;
@@ -127,6 +128,115 @@ async fn stars_are_checked_before_charging_and_credited_once() {
         twice.text
     );
     assert_eq!(app.balance(ALICE).await, 0);
+    app.assert_ledger_sound().await;
+}
+
+/// Alice buys Business for 250 Stars, paid with Telegram charge `charge`; returns the order.
+async fn paid_in_stars(app: &TestApp, charge: &str) -> String {
+    app.say_expecting(ADMIN, "/package edit Business 3600 180.00 USD 250", "saved")
+        .await;
+    let shop = app.say_expecting(ALICE, "/buy", "Pick one").await;
+    let methods = app.press(ALICE, &shop, "Business").await;
+    let invoice = app.press(ALICE, &methods, "Telegram Stars (250)").await;
+    let order = invoice
+        .text
+        .split_whitespace()
+        .nth(1)
+        .expect("payload")
+        .to_string();
+    let before = app.tg.sent().len();
+    app.tg.stars_paid(ALICE, &order, 250, charge);
+    app.tg.wait_for(ALICE, before, "Payment received").await;
+    order
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stars_refund_telegram_already_made_is_recorded_as_done() {
+    let app = shop().await;
+    let order = paid_in_stars(&app, "charge-again").await;
+    assert_eq!(app.balance(ALICE).await, 3600);
+    // Our first try was refunded by Telegram but its answer never reached us.
+    app.tg
+        .refuse_refunds("Bad Request: CHARGE_ALREADY_REFUNDED");
+    let refunded = app
+        .say_expecting(ADMIN, &format!("/refund {order}"), "refunded")
+        .await;
+    assert_eq!(
+        refunded.text,
+        format!("↩️ Order {order} refunded: -3,600 credits, their balance is 0.")
+    );
+    assert_eq!(app.balance(ALICE).await, 0);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stars_refund_telegram_refuses_changes_nothing_even_after_a_restart() {
+    // Long enough for Telegram's answer to come back before the worker looks at the intent.
+    let app = TestApp::spawn_with(|s| {
+        s.stars_enabled = true;
+        s.payment_replay_after_secs = 2;
+    })
+    .await;
+    app.reseller("alice", ALICE).await;
+    let order = paid_in_stars(&app, "charge-refused").await;
+    app.tg.refuse_refunds("Bad Request: CHARGE_NOT_FOUND");
+    let refused = app
+        .say_expecting(ADMIN, &format!("/refund {order}"), "refused")
+        .await;
+    assert!(
+        refused.text.contains("CHARGE_NOT_FOUND") && refused.text.contains("Nothing changed"),
+        "{}",
+        refused.text
+    );
+    // The withdrawn intent is not applied later by the replay worker.
+    let app = app.restart().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(app.balance(ALICE).await, 3600);
+    app.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_stored_but_never_applied_is_credited_once_by_the_worker() {
+    let app = TestApp::spawn_with(|s| {
+        s.stars_enabled = true;
+        s.payment_replay_after_secs = 0;
+    })
+    .await;
+    app.reseller("alice", ALICE).await;
+    app.say_expecting(ADMIN, "/package edit Business 3600 180.00 USD 250", "saved")
+        .await;
+    let shop = app.say_expecting(ALICE, "/buy", "Pick one").await;
+    let methods = app.press(ALICE, &shop, "Business").await;
+    let invoice = app.press(ALICE, &methods, "Telegram Stars (250)").await;
+    let order = invoice.text.split_whitespace().nth(1).unwrap().to_string();
+    // Telegram took the Stars; we stored the payment and died before applying it.
+    let paid = PaymentEvent::Paid {
+        order: order.clone(),
+        amount_minor: 250,
+        currency: "XTR".into(),
+        reference: Some("charge-lost".into()),
+    };
+    let before = app.tg.sent().len();
+    app.core
+        .store_payment("stars", "charge-lost", "{}", "{}", &paid)
+        .await
+        .unwrap();
+    let told = app.tg.wait_for(ALICE, before, "Payment received").await;
+    assert_eq!(
+        told.text,
+        "Payment received: +3,600 credits, balance 3,600."
+    );
+    // Delivered again, and replayed again: still once.
+    assert_eq!(
+        app.core
+            .receive_payment("stars", "charge-lost", "{}", "{}", paid)
+            .await
+            .unwrap(),
+        Received::Duplicate
+    );
+    let app = app.restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.balance(ALICE).await, 3600);
     app.assert_ledger_sound().await;
 }
 

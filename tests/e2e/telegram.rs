@@ -67,6 +67,8 @@ struct Inner {
     started: HashSet<i64>,
     /// Requests Telegram would have refused: (method, chat id, description).
     refused: Vec<(String, i64, String)>,
+    /// When set, refundStarPayment answers 400 with this description.
+    refund_error: Option<String>,
 }
 
 /// A failure a test injects.
@@ -284,6 +286,12 @@ impl FakeTelegram {
     /// Every request refused as Telegram would: (method, chat id, description).
     pub fn refused(&self) -> Vec<(String, i64, String)> {
         self.lock().refused.clone()
+    }
+
+    /// From now on refundStarPayment fails with a 400 and `description`, as Telegram answers
+    /// `Bad Request: CHARGE_ALREADY_REFUNDED` for a charge refunded before.
+    pub fn refuse_refunds(&self, description: &str) {
+        self.lock().refund_error = Some(description.to_string());
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -545,6 +553,17 @@ async fn handle(
                 .push((method.clone(), chat_id, description.clone()));
             return refuse(status, &description);
         }
+    }
+    if method == "refundstarpayment"
+        && let Some(description) = shared
+            .inner
+            .lock()
+            .expect("fake Telegram state")
+            .refund_error
+            .clone()
+    {
+        let body = json!({ "ok": false, "error_code": 400, "description": description });
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
     }
     match method.as_str() {
         "getme" => ok(bot_user()),

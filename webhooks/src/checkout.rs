@@ -2,8 +2,8 @@
 //! base URL so tests and staging can stand in for the provider. The order's public id travels
 //! in the provider's own merchant-reference field and comes back in its webhook.
 
-use crate::providers::cryptomus;
-use reseller_core::payments::Order;
+use crate::providers::{cryptomus, stripe};
+use reseller_core::payments::{Order, exponent, format_money, to_decimal};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -91,6 +91,11 @@ pub enum CheckoutError {
         status: u16,
         body: String,
     },
+    #[error("{provider} cannot take an amount of {amount}")]
+    Amount {
+        provider: &'static str,
+        amount: String,
+    },
     #[error("{provider} answered without a payment link")]
     NoLink { provider: &'static str },
 }
@@ -128,11 +133,16 @@ impl Checkout {
     pub async fn create(&self, provider: &str, order: &Order) -> Result<Link, CheckoutError> {
         let s = &self.settings;
         let not_configured = || CheckoutError::NotConfigured(provider.to_string());
-        let amount = decimal(order.amount_minor);
+        let amount = to_decimal(order.amount_minor, &order.currency);
         let name = format!("{} credits", order.credits);
         match provider {
             "stripe" => {
                 let api = s.stripe.as_ref().ok_or_else(not_configured)?;
+                let unit_amount = stripe::to_stripe_amount(order.amount_minor, &order.currency)
+                    .ok_or_else(|| CheckoutError::Amount {
+                        provider: "stripe",
+                        amount: format_money(order.amount_minor, &order.currency),
+                    })?;
                 let form = [
                     ("mode", "payment".to_string()),
                     ("success_url", s.return_url.clone()),
@@ -150,7 +160,7 @@ impl Checkout {
                     ),
                     (
                         "line_items[0][price_data][unit_amount]",
-                        order.amount_minor.to_string(),
+                        unit_amount.to_string(),
                     ),
                     ("line_items[0][price_data][product_data][name]", name),
                 ];
@@ -182,7 +192,8 @@ impl Checkout {
             "nowpayments" => {
                 let api = s.nowpayments.as_ref().ok_or_else(not_configured)?;
                 let mut invoice = json!({
-                    "price_amount": order.amount_minor as f64 / 100.0,
+                    "price_amount": order.amount_minor as f64
+                        / 10f64.powi(exponent(&order.currency) as i32),
                     "price_currency": order.currency.to_ascii_lowercase(),
                     "order_id": order.public_id,
                     "order_description": name,
@@ -224,11 +235,6 @@ impl Checkout {
             other => Err(CheckoutError::NotConfigured(other.to_string())),
         }
     }
-}
-
-/// 18000 → "180.00".
-fn decimal(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 async fn send(

@@ -9,7 +9,7 @@ mod player_api;
 pub mod providers;
 pub mod sync;
 
-pub use payments::PaymentSecrets;
+pub use payments::{PaymentSecrets, replay as replay_payments};
 pub use player_api::ServerInfo;
 
 use axum::extract::State;

@@ -169,3 +169,25 @@ pub(crate) fn text(v: &serde_json::Value, pointer: &str) -> Option<String> {
         .and_then(|x| x.as_str())
         .map(str::to_string)
 }
+
+/// The worker that applies payment events stored but left unapplied (the process died between
+/// storing and crediting, or the crediting transaction failed): every quarter of `after`, at
+/// most every 15 s, it applies those older than `after`. Events apply once, so racing a live
+/// delivery is harmless. `after` must outlast a Telegram call: a Stars refund's intent is
+/// stored before Telegram is asked and withdrawn if it refuses.
+pub async fn replay(core: Core, after: std::time::Duration, stop: impl Future<Output = ()> + Send) {
+    let every = (after / 4).clamp(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(15),
+    );
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = core.replay_payments(after.as_secs() as i64).await {
+            tracing::error!(error = ?e, "could not replay stored payment events");
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -7,7 +7,7 @@ use crate::callback::{Method, Press};
 use crate::conversation::{self, State};
 use crate::{render, reply};
 use reseller_core::CoreError;
-use reseller_core::payments::{NewPackage, Order, PaymentEvent, Received, format_money};
+use reseller_core::payments::{NewPackage, Order, Part, PaymentEvent, Received, format_money};
 use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -321,36 +321,53 @@ pub(crate) async fn refund(ctx: &Ctx, order: &str) -> HandlerResult {
             .say(&format!("Order {order} was paid through {}: refund it there; its webhook takes the credits back.", o.provider))
             .await;
     }
+    // The intent is stored before Telegram moves the Stars: if we die after Telegram refunded
+    // them, the replay worker takes the credits back. A refusal withdraws it.
+    let key = format!("refund:{charge}");
+    let event = PaymentEvent::Reversed {
+        order: Some(o.public_id.clone()),
+        reference: None,
+        reason: "refunded".into(),
+        part: Part::Whole,
+    };
+    let body = serde_json::json!({ "order": o.public_id, "telegram_payment_charge_id": charge });
+    let headers = serde_json::json!({ "requested_by": ctx.chat.0 });
+    if let Err(e) = ctx
+        .app
+        .core
+        .store_payment(
+            "stars",
+            &key,
+            &headers.to_string(),
+            &body.to_string(),
+            &event,
+        )
+        .await
+    {
+        return ctx.refuse(&e).await;
+    }
     let charge_id = teloxide::types::TelegramTransactionId(charge.clone());
-    if let Err(e) = reply::retrying(|| {
+    let refunded = reply::retrying(|| {
         ctx.bot
             .refund_star_payment(UserId(telegram_id as u64), charge_id.clone())
             .into_future()
     })
-    .await
-    {
-        return ctx
-            .say(&format!(
-                "⚠️ Telegram refused the refund: {}",
-                escape(&e.to_string())
-            ))
-            .await;
+    .await;
+    match refunded {
+        Ok(_) => {}
+        // Refunded before (say, by a try whose answer we never got): the Stars are back.
+        Err(e) if e.to_string().contains("CHARGE_ALREADY_REFUNDED") => {}
+        Err(e) => {
+            ctx.app.core.withdraw_payment("stars", &key).await?;
+            return ctx
+                .say(&format!(
+                    "⚠️ Telegram refused the refund: {}. Nothing changed.",
+                    escape(&e.to_string())
+                ))
+                .await;
+        }
     }
-    let reversed = ctx
-        .app
-        .core
-        .receive_payment(
-            "stars",
-            &format!("refund:{charge}"),
-            "{}",
-            "",
-            PaymentEvent::Reversed {
-                order: Some(o.public_id.clone()),
-                reference: None,
-                reason: "refunded".into(),
-            },
-        )
-        .await;
+    let reversed = ctx.app.core.apply_payment("stars", &key, event).await;
     match reversed {
         Ok(Received::Reversed {
             credits, balance, ..

@@ -45,15 +45,21 @@ impl NewPackage {
                     "Credits must be a whole number from 1 to 1000000; you gave “{credits}”."
                 ))
             })?;
-        let price_minor = super::parse_minor(price).ok_or_else(|| {
-            ParseError(format!("“{price}” is not a price; write it like 180.00."))
-        })?;
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(ParseError(format!(
                 "“{currency}” is not a currency code; use three letters like USD."
             )));
         }
+        let price_minor = super::parse_minor(price, &currency).ok_or_else(|| {
+            let example = super::to_decimal(
+                18000 * 10i64.pow(super::exponent(&currency)) / 100,
+                &currency,
+            );
+            ParseError(format!(
+                "“{price}” is not a price in {currency}; write it like {example}."
+            ))
+        })?;
         let stars_price = match stars {
             None => None,
             Some(s) => Some(

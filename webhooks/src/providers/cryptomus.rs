@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine as _;
 use md5::{Digest, Md5};
-use reseller_core::payments::PaymentEvent;
+use reseller_core::payments::{Part, PaymentEvent, parse_minor};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
@@ -53,12 +53,15 @@ pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> 
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
     let event = match status.as_str() {
-        "paid" | "paid_over" if is_final => PaymentEvent::Paid {
-            order: order?,
-            amount_minor: reseller_core::payments::parse_minor(&text(body, "/amount")?)?,
-            currency: text(body, "/currency")?,
-            reference: Some(uuid.clone()),
-        },
+        "paid" | "paid_over" if is_final => {
+            let currency = text(body, "/currency")?;
+            PaymentEvent::Paid {
+                order: order?,
+                amount_minor: parse_minor(&text(body, "/amount")?, &currency)?,
+                currency,
+                reference: Some(uuid.clone()),
+            }
+        }
         "wrong_amount" => PaymentEvent::PartiallyPaid {
             order: order?,
             detail: format!(
@@ -71,6 +74,7 @@ pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> 
             order,
             reference: Some(uuid.clone()),
             reason: "refunded".into(),
+            part: Part::Whole,
         },
         _ => PaymentEvent::Ignored,
     };

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hmac::{Hmac, Mac};
-use reseller_core::payments::PaymentEvent;
+use reseller_core::payments::{Part, PaymentEvent, parse_minor};
 use serde_json::Value;
 use sha2::Sha512;
 
@@ -45,14 +45,18 @@ pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> 
     let status = text(body, "/payment_status")?;
     let order = text(body, "/order_id");
     let event = match status.as_str() {
-        "finished" => PaymentEvent::Paid {
-            order: order?,
-            amount_minor: reseller_core::payments::parse_minor(
-                &body.pointer("/price_amount")?.to_string().replace('"', ""),
-            )?,
-            currency: text(body, "/price_currency")?,
-            reference: Some(payment.clone()),
-        },
+        "finished" => {
+            let currency = text(body, "/price_currency")?;
+            PaymentEvent::Paid {
+                order: order?,
+                amount_minor: parse_minor(
+                    &body.pointer("/price_amount")?.to_string().replace('"', ""),
+                    &currency,
+                )?,
+                currency,
+                reference: Some(payment.clone()),
+            }
+        }
         "partially_paid" => PaymentEvent::PartiallyPaid {
             order: order?,
             detail: format!(
@@ -70,6 +74,7 @@ pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> 
             order,
             reference: Some(payment.clone()),
             reason: "refunded".into(),
+            part: Part::Whole,
         },
         _ => PaymentEvent::Ignored,
     };

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use reseller_core::payments::PaymentEvent;
+use reseller_core::payments::{Part, PaymentEvent, exponent};
 
 /// Checks `header` against `body` with any of `secrets`, at time `now` (Unix seconds).
 pub fn verify(
@@ -50,6 +50,36 @@ pub fn verify(
     Ok(())
 }
 
+/// Decimals in Stripe's amounts: ISO 4217's, except ISK (sent with two zero decimals, for
+/// compatibility) and MGA (sent whole).
+fn stripe_exponent(currency: &str) -> u32 {
+    match currency.to_ascii_uppercase().as_str() {
+        "ISK" => 2,
+        "MGA" => 0,
+        other => exponent(other),
+    }
+}
+
+/// Our minor units as Stripe's amount (`unit_amount`): 18000 USD → 18000, 1000 JPY → 1000.
+/// `None` if the amount cannot be expressed exactly.
+pub fn to_stripe_amount(amount_minor: i64, currency: &str) -> Option<i64> {
+    rescale(amount_minor, exponent(currency), stripe_exponent(currency))
+}
+
+/// A Stripe amount (`amount_total`) in our minor units.
+pub fn from_stripe_amount(amount: i64, currency: &str) -> Option<i64> {
+    rescale(amount, stripe_exponent(currency), exponent(currency))
+}
+
+fn rescale(amount: i64, from: u32, to: u32) -> Option<i64> {
+    if to >= from {
+        amount.checked_mul(10i64.pow(to - from))
+    } else {
+        let unit = 10i64.pow(from - to);
+        (amount % unit == 0).then_some(amount / unit)
+    }
+}
+
 /// What a verified Stripe event means: (event identity, event).
 pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> {
     let id = text(body, "/id")?;
@@ -59,23 +89,42 @@ pub(crate) fn parse(body: &serde_json::Value) -> Option<(String, PaymentEvent)> 
         "checkout.session.completed" | "checkout.session.async_payment_succeeded"
             if text(object, "/payment_status").as_deref() == Some("paid") =>
         {
+            let currency = text(object, "/currency")?;
             PaymentEvent::Paid {
                 order: order?,
-                amount_minor: object.pointer("/amount_total")?.as_i64()?,
-                currency: text(object, "/currency")?,
+                amount_minor: from_stripe_amount(
+                    object.pointer("/amount_total")?.as_i64()?,
+                    &currency,
+                )?,
+                currency,
                 reference: text(object, "/payment_intent"),
             }
         }
+        // The charge: `amount_refunded` is the running total of its refunds.
         "charge.refunded" => PaymentEvent::Reversed {
             order,
             reference: text(object, "/payment_intent"),
             reason: "refunded".into(),
+            part: match (
+                object.pointer("/amount_refunded").and_then(|v| v.as_i64()),
+                object.pointer("/amount").and_then(|v| v.as_i64()),
+            ) {
+                (Some(refunded), Some(of)) => Part::Refunded { refunded, of },
+                _ => Part::Whole,
+            },
         },
         "charge.dispute.created" => PaymentEvent::Reversed {
             order: None,
             reference: text(object, "/payment_intent"),
             reason: "charged back".into(),
+            part: Part::Disputed,
         },
+        "charge.dispute.closed" if text(object, "/status").as_deref() == Some("won") => {
+            PaymentEvent::DisputeWon {
+                order: None,
+                reference: text(object, "/payment_intent"),
+            }
+        }
         _ => PaymentEvent::Ignored,
     };
     Some((id, event))
@@ -109,6 +158,18 @@ mod tests {
     // Known-answer vector from ../shared/webhook-vectors.md.
     const BODY: &str = r#"{"id":"evt_test_0001","object":"event","api_version":"2024-06-20","created":1700000000,"type":"checkout.session.completed","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"data":{"object":{"id":"cs_test_a1","object":"checkout.session","mode":"payment","status":"complete","payment_status":"paid","amount_total":1999,"currency":"usd","client_reference_id":"user_42","payment_intent":"pi_test_1","metadata":{"order_id":"ord_123","user_id":"42"}}}}"#;
     const HEADER: &str = "t=1700000000,v1=71777bafe7e0bbae7a0b63b1fc23ce03e86571930ec5b79ac38cae630871d155,v1=f68f0a5a19549b399d0c15c48f02f7057495a404d77dc3f5e3c2eae7b41a3bf7";
+
+    #[test]
+    fn amounts_follow_stripe_s_smallest_units() {
+        assert_eq!(to_stripe_amount(18000, "usd"), Some(18000));
+        assert_eq!(to_stripe_amount(1000, "JPY"), Some(1000));
+        assert_eq!(to_stripe_amount(1505, "KWD"), Some(1505));
+        assert_eq!(to_stripe_amount(500, "ISK"), Some(50000));
+        assert_eq!(from_stripe_amount(50000, "isk"), Some(500));
+        assert_eq!(from_stripe_amount(50001, "ISK"), None);
+        assert_eq!(to_stripe_amount(150, "MGA"), None);
+        assert_eq!(from_stripe_amount(1000, "jpy"), Some(1000));
+    }
 
     fn secrets(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
