@@ -4,7 +4,7 @@
 use super::{Ctx, HandlerResult};
 use reseller_core::CoreError;
 use reseller_core::bouquets::Bouquet;
-use reseller_core::channels::parse_m3u;
+use reseller_core::channels::{BouquetOwner, Imported, parse_m3u};
 use reseller_core::domain::Username;
 use std::time::Duration;
 use teloxide::utils::html::escape;
@@ -94,15 +94,63 @@ async fn replace_channels(ctx: &Ctx, fetched: Result<String, String>) -> Handler
         Err(e) => return ctx.say(&format!("⚠️ {}", escape(&e.0))).await,
     };
     match ctx.app.core.import_channels(&ctx.actor, &entries).await {
-        Ok(done) => {
-            ctx.say(&format!(
-                "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
-                done.channels, done.categories, done.removed
-            ))
-            .await
-        }
+        Ok(done) => ctx.say(&import_report(&done)).await,
         Err(e) => ctx.refuse(&e).await,
     }
+}
+
+/// Room for the list of narrowed bouquets, well under Telegram's 4,096 characters.
+const REPORT_BUDGET: usize = 3_500;
+
+/// What an import did, and which bouquets lost categories (their owners may now see less, or
+/// nothing), so the admin can choose again.
+fn import_report(done: &Imported) -> String {
+    let mut text = format!(
+        "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
+        done.channels, done.categories, done.removed
+    );
+    if done.narrowed.is_empty() {
+        return text;
+    }
+    text.push_str(&format!(
+        "\n\n⚠️ {} bouquets lost categories that are no longer in the playlist:",
+        done.narrowed.len()
+    ));
+    for (shown, n) in done.narrowed.iter().enumerate() {
+        let (kind, who) = match &n.owner {
+            BouquetOwner::Reseller(u) => ("reseller", u),
+            BouquetOwner::Subscriber(u) => ("subscriber", u),
+        };
+        let lost: Vec<String> = n.lost.iter().map(|c| escape(&short(c))).collect();
+        let left = if n.left == 0 {
+            "nothing left: no channels until you choose again".to_string()
+        } else {
+            format!("{} categories left", n.left)
+        };
+        let line = format!(
+            "\n• {kind} <b>{}</b> lost {} — {left}",
+            escape(who),
+            lost.join(", ")
+        );
+        if text.len() + line.len() > REPORT_BUDGET {
+            text.push_str(&format!("\n…and {} more.", done.narrowed.len() - shown));
+            break;
+        }
+        text.push_str(&line);
+    }
+    text.push_str("\n\nChoose again with /bouquet &lt;name&gt; &lt;categories&gt; or all.");
+    text
+}
+
+/// A category name cut to a length that fits a list line.
+fn short(name: &str) -> String {
+    const MAX: usize = 60;
+    if name.chars().count() <= MAX {
+        return name.to_string();
+    }
+    let mut cut: String = name.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
 }
 
 async fn fetch(url: &str) -> Result<String, String> {
