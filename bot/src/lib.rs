@@ -12,8 +12,10 @@ mod conversation;
 mod handlers;
 mod keyboards;
 mod notifications;
+mod playlist;
 mod ratelimit;
 mod render;
 mod reply;
 
 pub use app::{BotSettings, run};
+pub use playlist::ImportSettings;

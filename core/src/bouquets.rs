@@ -223,13 +223,12 @@ impl Core {
             subscribers::for_change(&mut tx, actor, username, Permission::CanEditUsers).await?;
         let ids = choose(&mut tx, bouquet).await?;
         if let (Some(r), Some(ids)) = (&owner, &ids)
-            && let Some(sellable) = restriction(&mut *tx, Owner::Reseller(r.id.0)).await?
+            && let Some(sellable) = restriction(&mut tx, Owner::Reseller(r.id.0)).await?
+            && ids.iter().any(|c| !sellable.contains(c))
         {
-            if ids.iter().any(|c| !sellable.contains(c)) {
-                return Err(CoreError::Invalid(ParseError(
-                    "You may only give categories your admin allows you to sell.".into(),
-                )));
-            }
+            return Err(CoreError::Invalid(ParseError(
+                "You may only give categories your admin allows you to sell.".into(),
+            )));
         }
         replace(&mut tx, Owner::Subscriber(sub.id.0), ids.as_deref()).await?;
         audit::record(

@@ -5,6 +5,7 @@ mod support;
 mod telegram;
 
 mod admin;
+mod bouquets;
 mod cli;
 mod http;
 mod linking;
