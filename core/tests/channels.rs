@@ -144,9 +144,24 @@ async fn a_bouquet_whose_categories_all_vanish_allows_nothing() {
     )
     .await
     .unwrap();
-    core.set_reseller_bouquet(&ADMIN, &name("alice"), &Bouquet::parse("Sports, Films"))
+    let none = core
+        .set_reseller_bouquet(&ADMIN, &name("alice"), &Bouquet::parse(" , "))
+        .await
+        .unwrap_err();
+    assert!(
+        none.to_string().contains("Name at least one category"),
+        "{none}"
+    );
+    // A category named twice counts once.
+    let chosen = core
+        .set_reseller_bouquet(
+            &ADMIN,
+            &name("alice"),
+            &Bouquet::parse("Sports, Films, sports"),
+        )
         .await
         .unwrap();
+    assert_eq!(chosen, 2);
     core.set_subscriber_bouquet(&alice, &name("viewer"), &Bouquet::parse("sports"))
         .await
         .unwrap();
