@@ -99,6 +99,7 @@ impl Application {
             stars_enabled: settings.stars_enabled,
             manual_instructions: settings.manual_payment_instructions.clone(),
             checkout: settings.checkout(),
+            import: settings.playlist_import(),
         };
         Ok(Application {
             core,

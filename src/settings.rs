@@ -93,6 +93,7 @@ pub struct Settings {
     pub cryptomus_api_url: String,
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
+    pub channels: ChannelSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -105,6 +106,13 @@ pub struct PolicySettings {
     pub access_cache_capacity: u64,
     pub failed_login_burst: NonZeroU32,
     pub failed_login_wait_secs: NonZeroU32,
+}
+
+/// `/channels import`: how large a playlist may be, and which non-public hosts may be read.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChannelSettings {
+    pub max_playlist_mb: usize,
+    pub import_allow_hosts: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -130,6 +138,7 @@ impl std::fmt::Debug for Settings {
             .field("sync", &self.sync_backend().ok().flatten())
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
+            .field("channels", &self.channels)
             .finish()
     }
 }
@@ -214,6 +223,12 @@ impl Settings {
             return Err(format!(
                 "policy.password_length must be from 8 to 64, it is {}",
                 self.policy.password_length
+            ));
+        }
+        if !(1..=1024).contains(&self.channels.max_playlist_mb) {
+            return Err(format!(
+                "channels.max_playlist_mb must be from 1 to 1024, it is {}",
+                self.channels.max_playlist_mb
             ));
         }
         if self.policy.invite_ttl_hours < 1 {
@@ -309,6 +324,14 @@ impl Settings {
                 }),
                 _ => None,
             },
+        }
+    }
+
+    /// How `/channels import` reads playlists.
+    pub fn playlist_import(&self) -> reseller_bot::ImportSettings {
+        reseller_bot::ImportSettings {
+            allow_hosts: self.channels.import_allow_hosts.clone(),
+            max_bytes: self.channels.max_playlist_mb * 1024 * 1024,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct BotSettings {
     pub manual_instructions: String,
     /// Online payment providers that can create checkouts.
     pub checkout: reseller_webhooks::checkout::CheckoutSettings,
+    /// How `/channels import` reads playlists.
+    pub import: crate::playlist::ImportSettings,
 }
 
 impl std::fmt::Debug for BotSettings {
@@ -45,6 +47,7 @@ pub(crate) struct App {
     pub stars_enabled: bool,
     pub manual_instructions: String,
     pub checkout: reseller_webhooks::checkout::Checkout,
+    pub import: crate::playlist::ImportSettings,
 }
 
 /// Checks the token with Telegram, then answers updates by long polling until `stop` completes.
@@ -74,6 +77,7 @@ pub async fn run(
                 ..settings.checkout
             },
         ),
+        import: settings.import,
     });
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![app])

@@ -13,8 +13,10 @@ mod handlers;
 mod html;
 mod keyboards;
 mod notifications;
+mod playlist;
 mod ratelimit;
 mod render;
 mod reply;
 
 pub use app::{BotSettings, run};
+pub use playlist::ImportSettings;

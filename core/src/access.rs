@@ -97,6 +97,15 @@ impl AccessCache {
     }
 }
 
+impl Access {
+    /// Whether the subscriber's bouquets include this channel category.
+    pub fn may_watch(&self, category: i64) -> bool {
+        self.categories
+            .as_ref()
+            .is_none_or(|c| c.contains(&category))
+    }
+}
+
 fn sha(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
 }

@@ -1,6 +1,7 @@
 //! Bouquets: which channel categories a reseller may sell (set by admins), and which of those a
 //! subscriber gets (set by their reseller). An empty choice means "everything allowed above".
 
+use crate::access::Access;
 use crate::audit::{self, Entry};
 use crate::db::Tx;
 use crate::domain::{ParseError, Permission, Username};
@@ -30,33 +31,84 @@ impl Bouquet {
     }
 }
 
-/// The category ids allowed to a subscriber; `None` for all of them.
+/// The category ids allowed to a subscriber: their own bouquet within their reseller's;
+/// `None` for all of them. A restriction that lost all its categories allows nothing.
 pub(crate) async fn allowed_categories(
     conn: &mut sqlx::AnyConnection,
     subscriber_id: i64,
     reseller_id: Option<i64>,
 ) -> Result<Option<Vec<i64>>> {
-    let own: Vec<i64> = sqlx::query_scalar(
-        "SELECT category_id FROM subscriber_categories WHERE subscriber_id = $1",
-    )
-    .bind(subscriber_id)
+    let own = restriction(conn, Owner::Subscriber(subscriber_id)).await?;
+    let reseller = match reseller_id {
+        Some(r) => restriction(conn, Owner::Reseller(r)).await?,
+        None => None,
+    };
+    Ok(match (own, reseller) {
+        (None, None) => None,
+        (Some(only), None) | (None, Some(only)) => Some(only),
+        (Some(own), Some(reseller)) => {
+            Some(own.into_iter().filter(|c| reseller.contains(c)).collect())
+        }
+    })
+}
+
+/// Whose bouquet a row belongs to. The table and column names are our own constants.
+#[derive(Clone, Copy)]
+enum Owner {
+    Reseller(i64),
+    Subscriber(i64),
+}
+
+impl Owner {
+    /// (owner table, bouquet table, bouquet's owner column, owner id)
+    fn names(self) -> (&'static str, &'static str, &'static str, i64) {
+        match self {
+            Owner::Reseller(id) => ("resellers", "reseller_categories", "reseller_id", id),
+            Owner::Subscriber(id) => ("subscribers", "subscriber_categories", "subscriber_id", id),
+        }
+    }
+}
+
+/// The categories of one bouquet; `None` when it does not restrict.
+async fn restriction(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Option<Vec<i64>>> {
+    let (owners, table, column, id) = owner.names();
+    let restricted: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT bouquet_restricted FROM {owners} WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if restricted.unwrap_or(0) == 0 {
+        return Ok(None);
+    }
+    let ids = sqlx::query_scalar(&format!(
+        "SELECT category_id FROM {table} WHERE {column} = $1"
+    ))
+    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let reseller: Vec<i64> = match reseller_id {
-        Some(r) => {
-            sqlx::query_scalar("SELECT category_id FROM reseller_categories WHERE reseller_id = $1")
-                .bind(r)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-        None => Vec::new(),
-    };
-    Ok(match (own.is_empty(), reseller.is_empty()) {
-        (true, true) => None,
-        (true, false) => Some(reseller),
-        (false, true) => Some(own),
-        (false, false) => Some(own.into_iter().filter(|c| reseller.contains(c)).collect()),
-    })
+    Ok(Some(ids))
+}
+
+/// Whether a subscriber may open a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRight {
+    Allowed,
+    /// The stream's category is not in the subscriber's bouquet or their reseller's.
+    NotInBouquet,
+    /// No channel has this id.
+    UnknownStream,
+}
+
+impl Core {
+    /// Checks stream `id` against the bouquets in `access`, from memory.
+    pub async fn stream_right(&self, access: &Access, id: i64) -> Result<StreamRight> {
+        Ok(match self.stream_category(id).await? {
+            None => StreamRight::UnknownStream,
+            Some(category) if access.may_watch(category) => StreamRight::Allowed,
+            Some(_) => StreamRight::NotInBouquet,
+        })
+    }
 }
 
 /// Category names to ids, refusing unknown names with the list of known ones.
@@ -86,35 +138,45 @@ async fn resolve(tx: &mut Tx, names: &[String]) -> Result<Vec<i64>> {
         .collect()
 }
 
-/// The category ids a bouquet names; none for `all`.
-async fn choose(tx: &mut Tx, bouquet: &Bouquet) -> Result<Vec<i64>> {
+/// The category ids a bouquet names, without repeats; `None` for `all`.
+async fn choose(tx: &mut Tx, bouquet: &Bouquet) -> Result<Option<Vec<i64>>> {
     match bouquet {
-        Bouquet::All => Ok(Vec::new()),
-        Bouquet::Only(names) => resolve(tx, names).await,
+        Bouquet::All => Ok(None),
+        Bouquet::Only(names) if names.is_empty() => Err(CoreError::Invalid(ParseError(
+            "Name at least one category, or “all” for every category.".into(),
+        ))),
+        Bouquet::Only(names) => {
+            let mut ids = resolve(tx, names).await?;
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(Some(ids))
+        }
     }
 }
 
-/// Makes `owner`'s rows in `table` exactly `ids`. Both names are our own constants.
-async fn replace(
-    tx: &mut Tx,
-    table: &'static str,
-    owner: &'static str,
-    owner_id: i64,
-    ids: &[i64],
-) -> Result<()> {
-    sqlx::query(&format!("DELETE FROM {table} WHERE {owner} = $1"))
-        .bind(owner_id)
-        .execute(&mut **tx)
-        .await?;
-    for id in ids {
-        sqlx::query(&format!(
-            "INSERT INTO {table} ({owner}, category_id) VALUES ($1, $2)"
-        ))
-        .bind(owner_id)
+/// Makes `owner`'s bouquet exactly `ids` (`None`: no restriction).
+async fn replace(tx: &mut Tx, owner: Owner, ids: Option<&[i64]>) -> Result<()> {
+    let (owners, table, column, id) = owner.names();
+    sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
         .bind(id)
         .execute(&mut **tx)
         .await?;
+    for category in ids.unwrap_or_default() {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({column}, category_id) VALUES ($1, $2)"
+        ))
+        .bind(id)
+        .bind(category)
+        .execute(&mut **tx)
+        .await?;
     }
+    sqlx::query(&format!(
+        "UPDATE {owners} SET bouquet_restricted = $1 WHERE id = $2"
+    ))
+    .bind(i64::from(ids.is_some()))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -130,7 +192,7 @@ impl Core {
         let mut tx = self.db.begin_write().await?;
         let r = resellers::by_username(&mut *tx, reseller).await?;
         let ids = choose(&mut tx, bouquet).await?;
-        replace(&mut tx, "reseller_categories", "reseller_id", r.id.0, &ids).await?;
+        replace(&mut tx, Owner::Reseller(r.id.0), ids.as_deref()).await?;
         audit::record(
             &mut tx,
             actor,
@@ -138,14 +200,14 @@ impl Core {
                 action: "reseller.bouquet",
                 reseller: Some(r.id),
                 target: Some(&r.username),
-                details: serde_json::json!({ "categories": ids }),
+                details: serde_json::json!({ "categories": ids.as_deref().unwrap_or_default() }),
             },
         )
         .await?;
         tx.commit().await?;
         // Every one of the reseller's subscribers may see a different list now.
         self.access.clear();
-        Ok(ids.len())
+        Ok(ids.map_or(0, |ids| ids.len()))
     }
 
     /// A reseller (or an admin, for their own) sets a subscriber's categories, among those the
@@ -160,27 +222,15 @@ impl Core {
         let (sub, owner) =
             subscribers::for_change(&mut tx, actor, username, Permission::CanEditUsers).await?;
         let ids = choose(&mut tx, bouquet).await?;
-        if let Some(r) = &owner {
-            let sellable: Vec<i64> = sqlx::query_scalar(
-                "SELECT category_id FROM reseller_categories WHERE reseller_id = $1",
-            )
-            .bind(r.id.0)
-            .fetch_all(&mut *tx)
-            .await?;
-            if !sellable.is_empty() && ids.iter().any(|c| !sellable.contains(c)) {
-                return Err(CoreError::Invalid(ParseError(
-                    "You may only give categories your admin allows you to sell.".into(),
-                )));
-            }
+        if let (Some(r), Some(ids)) = (&owner, &ids)
+            && let Some(sellable) = restriction(&mut tx, Owner::Reseller(r.id.0)).await?
+            && ids.iter().any(|c| !sellable.contains(c))
+        {
+            return Err(CoreError::Invalid(ParseError(
+                "You may only give categories your admin allows you to sell.".into(),
+            )));
         }
-        replace(
-            &mut tx,
-            "subscriber_categories",
-            "subscriber_id",
-            sub.id.0,
-            &ids,
-        )
-        .await?;
+        replace(&mut tx, Owner::Subscriber(sub.id.0), ids.as_deref()).await?;
         audit::record(
             &mut tx,
             actor,
@@ -188,12 +238,12 @@ impl Core {
                 action: "subscriber.bouquet",
                 reseller: sub.reseller_id,
                 target: Some(&sub.username),
-                details: serde_json::json!({ "categories": ids }),
+                details: serde_json::json!({ "categories": ids.as_deref().unwrap_or_default() }),
             },
         )
         .await?;
         tx.commit().await?;
         self.access.forget(&sub.username);
-        Ok(ids.len())
+        Ok(ids.map_or(0, |ids| ids.len()))
     }
 }

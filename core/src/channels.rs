@@ -1,7 +1,11 @@
 //! The channel list: imported by admins from the streaming server's M3U playlist, grouped into
 //! categories by `group-title`, and served to players by the subscriber API.
 
+use crate::db::Tx;
 use crate::{Actor, Core, CoreError, Result, audit, domain::ParseError};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// One `#EXTINF` entry of a playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,14 +88,180 @@ pub struct Channel {
 /// What an import changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
+    /// Distinct channels (by source URL) in the playlist.
     pub channels: usize,
     pub categories: usize,
     pub removed: u64,
+    /// Bouquets that lost categories because those are no longer in the playlist.
+    pub narrowed: Vec<Narrowed>,
+}
+
+/// A bouquet that lost categories in an import. It stays a restriction: with nothing left, its
+/// owner gets no channels until someone chooses again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narrowed {
+    pub owner: BouquetOwner,
+    /// The names of the categories it lost.
+    pub lost: Vec<String>,
+    /// How many of its categories are still in the playlist.
+    pub left: usize,
+}
+
+/// Whose bouquet: a reseller's (what they may sell) or a subscriber's (what they get).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BouquetOwner {
+    Reseller(String),
+    Subscriber(String),
+}
+
+/// Rows per multi-row `INSERT`: few round trips, far below either database's bind limit.
+const ROWS_PER_INSERT: usize = 500;
+
+/// A playlist made ready before the write transaction opens, in linear time: channels
+/// de-duplicated by source URL (the first one counts), groups in order of first appearance.
+struct Plan<'a> {
+    groups: Vec<&'a str>,
+    /// Each channel with the index of its group in `groups`.
+    channels: Vec<(&'a PlaylistEntry, usize)>,
+}
+
+impl<'a> Plan<'a> {
+    fn of(entries: &'a [PlaylistEntry]) -> Plan<'a> {
+        let mut group_index: HashMap<&str, usize> = HashMap::new();
+        let mut urls: HashSet<&str> = HashSet::with_capacity(entries.len());
+        let mut plan = Plan {
+            groups: Vec::new(),
+            channels: Vec::with_capacity(entries.len()),
+        };
+        for e in entries {
+            if !urls.insert(&e.url) {
+                continue;
+            }
+            let group = *group_index.entry(&e.group).or_insert_with(|| {
+                plan.groups.push(&e.group);
+                plan.groups.len() - 1
+            });
+            plan.channels.push((e, group));
+        }
+        plan
+    }
+}
+
+/// `($1, $2), ($3, $4), ...`: `rows` tuples of `width` placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Upserts the playlist's categories in order; returns their ids, index for index. Categories
+/// not in the playlist are left with `sort_order = -1`.
+async fn upsert_categories(tx: &mut Tx, groups: &[&str]) -> Result<Vec<i64>> {
+    sqlx::query("UPDATE channel_categories SET sort_order = -1")
+        .execute(&mut **tx)
+        .await?;
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(groups.len());
+    for (n, chunk) in groups.chunks(ROWS_PER_INSERT).enumerate() {
+        let sql = format!(
+            "INSERT INTO channel_categories (name, sort_order) VALUES {} \
+             ON CONFLICT (name) DO UPDATE SET sort_order = excluded.sort_order RETURNING id, name",
+            placeholders(chunk.len(), 2)
+        );
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for (i, g) in chunk.iter().enumerate() {
+            query = query.bind(*g).bind((n * ROWS_PER_INSERT + i) as i64);
+        }
+        ids.extend(
+            query
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|(id, name)| (name, id)),
+        );
+    }
+    groups
+        .iter()
+        .map(|g| {
+            ids.get(*g).copied().ok_or_else(|| {
+                CoreError::Internal(format!("category {g:?} was not returned by its upsert").into())
+            })
+        })
+        .collect()
+}
+
+/// Upserts the channels by source URL, numbered from 1 in playlist order; channels not in the
+/// playlist are left with `sort_order = -1`.
+async fn upsert_channels(tx: &mut Tx, plan: &Plan<'_>, category_ids: &[i64]) -> Result<()> {
+    sqlx::query("UPDATE channels SET sort_order = -1")
+        .execute(&mut **tx)
+        .await?;
+    for (n, chunk) in plan.channels.chunks(ROWS_PER_INSERT).enumerate() {
+        let sql = format!(
+            "INSERT INTO channels (name, source_url, logo, epg_id, category_id, sort_order) VALUES {} \
+             ON CONFLICT (source_url) DO UPDATE SET name = excluded.name, logo = excluded.logo, \
+             epg_id = excluded.epg_id, category_id = excluded.category_id, sort_order = excluded.sort_order",
+            placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, (e, group)) in chunk.iter().enumerate() {
+            query = query
+                .bind(&e.name)
+                .bind(&e.url)
+                .bind(&e.logo)
+                .bind(&e.epg_id)
+                .bind(category_ids[*group])
+                .bind((n * ROWS_PER_INSERT + i) as i64 + 1);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The bouquets using categories about to be dropped (`sort_order = -1`), and what each keeps.
+async fn narrowed_bouquets(tx: &mut Tx) -> Result<Vec<Narrowed>> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT 'reseller', r.username, c.name, \
+           (SELECT COUNT(*) FROM reseller_categories k JOIN channel_categories kc ON kc.id = k.category_id \
+            WHERE k.reseller_id = r.id AND kc.sort_order >= 0) \
+         FROM reseller_categories rc JOIN resellers r ON r.id = rc.reseller_id \
+         JOIN channel_categories c ON c.id = rc.category_id WHERE c.sort_order = -1 \
+         UNION ALL \
+         SELECT 'subscriber', s.username, c.name, \
+           (SELECT COUNT(*) FROM subscriber_categories k JOIN channel_categories kc ON kc.id = k.category_id \
+            WHERE k.subscriber_id = s.id AND kc.sort_order >= 0) \
+         FROM subscriber_categories sc JOIN subscribers s ON s.id = sc.subscriber_id \
+         JOIN channel_categories c ON c.id = sc.category_id WHERE c.sort_order = -1 \
+         ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut narrowed: Vec<Narrowed> = Vec::new();
+    for (kind, username, category, left) in rows {
+        let owner = if kind == "reseller" {
+            BouquetOwner::Reseller(username)
+        } else {
+            BouquetOwner::Subscriber(username)
+        };
+        match narrowed.last_mut() {
+            Some(last) if last.owner == owner => last.lost.push(category),
+            _ => narrowed.push(Narrowed {
+                owner,
+                lost: vec![category],
+                left: left as usize,
+            }),
+        }
+    }
+    Ok(narrowed)
 }
 
 impl Core {
     /// Replaces the channel list with `entries`, keeping the ids of channels whose source URL
-    /// is unchanged (players keep their favourites), in one transaction.
+    /// is unchanged (players keep their favourites), in one transaction. Categories no longer
+    /// in the playlist are dropped from bouquets, which stay restrictions (see [`Narrowed`]).
     pub async fn import_channels(
         &self,
         actor: &Actor,
@@ -103,51 +273,27 @@ impl Core {
                 "The playlist has no channels.".into(),
             )));
         }
+        // Everything that does not need the database happens before the writer is taken.
+        let plan = Plan::of(entries);
         let mut tx = self.db.begin_write().await?;
-        let mut groups: Vec<&str> = Vec::new();
-        for e in entries {
-            if !groups.contains(&e.group.as_str()) {
-                groups.push(&e.group);
-            }
-        }
-        for (i, g) in groups.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO channel_categories (name, sort_order) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET sort_order = excluded.sort_order",
-            )
-            .bind(*g)
-            .bind(i as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("UPDATE channels SET sort_order = -1")
-            .execute(&mut *tx)
-            .await?;
-        for (i, e) in entries.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO channels (name, source_url, logo, epg_id, category_id, sort_order) \
-                 VALUES ($1, $2, $3, $4, (SELECT id FROM channel_categories WHERE name = $5), $6) \
-                 ON CONFLICT (source_url) DO UPDATE SET name = excluded.name, logo = excluded.logo, \
-                 epg_id = excluded.epg_id, category_id = excluded.category_id, sort_order = excluded.sort_order",
-            )
-            .bind(&e.name)
-            .bind(&e.url)
-            .bind(&e.logo)
-            .bind(&e.epg_id)
-            .bind(&e.group)
-            .bind(i as i64 + 1)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let category_ids = upsert_categories(&mut tx, &plan.groups).await?;
+        upsert_channels(&mut tx, &plan, &category_ids).await?;
         let removed = sqlx::query("DELETE FROM channels WHERE sort_order = -1")
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(
-            "DELETE FROM channel_categories WHERE id NOT IN (SELECT category_id FROM channels)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        let narrowed = narrowed_bouquets(&mut tx).await?;
+        for table in ["reseller_categories", "subscriber_categories"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE category_id IN \
+                 (SELECT id FROM channel_categories WHERE sort_order = -1)"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM channel_categories WHERE sort_order = -1")
+            .execute(&mut *tx)
+            .await?;
         audit::record(
             &mut tx,
             actor,
@@ -155,16 +301,40 @@ impl Core {
                 action: "channels.import",
                 reseller: None,
                 target: None,
-                details: serde_json::json!({ "channels": entries.len(), "categories": groups.len(), "removed": removed }),
+                details: serde_json::json!({
+                    "channels": plan.channels.len(),
+                    "categories": plan.groups.len(),
+                    "removed": removed,
+                    "narrowed_bouquets": narrowed.len(),
+                }),
             },
         )
         .await?;
         tx.commit().await?;
+        // Stream ids and their categories changed. Cached bouquets need no reload: they can
+        // only hold ids of dropped categories, which are never reused.
+        self.channel_index.forget();
         Ok(Imported {
-            channels: entries.len(),
-            categories: groups.len(),
+            channels: plan.channels.len(),
+            categories: plan.groups.len(),
             removed,
+            narrowed,
         })
+    }
+
+    /// The category of stream `id`, from memory (this is on the stream authorization path);
+    /// `None` for a stream that is not in the channel list.
+    pub async fn stream_category(&self, id: i64) -> Result<Option<i64>> {
+        if let Some(map) = self.channel_index.current() {
+            return Ok(map.get(&id).copied());
+        }
+        let generation = self.channel_index.generation();
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, category_id FROM channels")
+            .fetch_all(self.db.read())
+            .await?;
+        let map: Arc<HashMap<i64, i64>> = Arc::new(rows.into_iter().collect());
+        self.channel_index.store(generation, map.clone());
+        Ok(map.get(&id).copied())
     }
 
     pub async fn channel_categories(&self) -> Result<Vec<Category>> {
@@ -198,6 +368,40 @@ impl Core {
                 num,
             })
             .collect())
+    }
+}
+
+/// Stream id → category id, loaded on first use and dropped by every import.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelIndex {
+    map: RwLock<Option<Arc<HashMap<i64, i64>>>>,
+    /// Bumped by every import, so a load that read the table before an import cannot store
+    /// its stale result after it.
+    generation: AtomicU64,
+}
+
+impl ChannelIndex {
+    fn current(&self) -> Option<Arc<HashMap<i64, i64>>> {
+        self.map.read().ok().and_then(|m| m.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn store(&self, generation: u64, map: Arc<HashMap<i64, i64>>) {
+        if let Ok(mut current) = self.map.write()
+            && self.generation() == generation
+        {
+            *current = Some(map);
+        }
+    }
+
+    fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut current) = self.map.write() {
+            *current = None;
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub struct Core {
     pub(crate) policy: Arc<Policy>,
     pub(crate) access: Arc<crate::access::AccessCache>,
     pub(crate) sessions: Arc<crate::connections::Sessions>,
+    pub(crate) channel_index: Arc<crate::channels::ChannelIndex>,
 }
 
 /// Tunable rules, from configuration.
@@ -62,6 +63,7 @@ impl Core {
             )),
             policy: Arc::new(policy),
             sessions: Default::default(),
+            channel_index: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@ mod telegram;
 mod telegram_html;
 
 mod admin;
+mod bouquets;
 mod cli;
 mod http;
 mod linking;

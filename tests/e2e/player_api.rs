@@ -159,9 +159,11 @@ async fn get(app: &TestApp, path: &str, query: &[(&str, &str)]) -> (u16, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() {
-    let app =
-        TestApp::spawn_with(|s| s.stream_url = "http://stream.example.test:8081/".parse().unwrap())
-            .await;
+    let app = TestApp::spawn_with(|s| {
+        s.stream_url = "http://stream.example.test:8081/".parse().unwrap();
+        s.channels.import_allow_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
     let url = serve_playlist(PLAYLIST).await;
     let refused = app
         .say(ADMIN, "/channels import http://127.0.0.1:1/nothing.m3u")
@@ -312,6 +314,9 @@ async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_authorization_enforces_max_connections_and_kicks() {
     let app = TestApp::spawn().await;
+    app.tg
+        .send_document(ADMIN, "playlist.m3u", PLAYLIST, "/channels import");
+    app.tg.wait_for(ADMIN, 0, "Imported").await;
     app.reseller("alice", ALICE).await;
     app.grant("alice", 10).await;
     let card = app.say_expecting(ALICE, "/new 10 streamer", "Create").await;
@@ -323,6 +328,7 @@ async fn stream_authorization_enforces_max_connections_and_kicks() {
                 ("username", "streamer"),
                 ("password", password.as_str()),
                 ("session", session),
+                ("stream", "1"),
             ];
             get(app, "/auth/stream", &q).await
         }
@@ -400,7 +406,8 @@ async fn categories(app: &TestApp, creds: &[(&str, &str); 2]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bouquets_limit_what_resellers_sell_and_subscribers_get() {
-    let app = TestApp::spawn().await;
+    let app =
+        TestApp::spawn_with(|s| s.channels.import_allow_hosts = vec!["127.0.0.1".into()]).await;
     let url = serve_playlist(PLAYLIST).await;
     app.say_expecting(ADMIN, &format!("/channels import {url}"), "Imported")
         .await;

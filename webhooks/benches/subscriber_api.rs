@@ -14,6 +14,7 @@ const SUBSCRIBERS: usize = 100_000;
 const CLIENTS: usize = 64;
 const REQUESTS: usize = 40_000;
 const PASSWORD: &str = "bench-password";
+const CHANNELS: usize = 2_000;
 
 /// Sends GETs to `urls` from CLIENTS concurrent clients; returns (per second, p50, p99).
 async fn load(urls: Vec<String>) -> (f64, Duration, Duration) {
@@ -77,6 +78,27 @@ async fn main() {
     let t = Instant::now();
     core.bulk_subscribers_for_bench("sub", SUBSCRIBERS, PASSWORD)
         .await;
+    // Stream authorization checks each stream's category, so there must be channels.
+    let channels: Vec<_> = (0..CHANNELS)
+        .map(|i| reseller_core::channels::PlaylistEntry {
+            name: format!("Channel {i}"),
+            url: format!("http://origin/{i}.ts"),
+            logo: String::new(),
+            epg_id: String::new(),
+            group: format!("Group {}", i % 20),
+        })
+        .collect();
+    let admin = reseller_core::Actor::Admin(reseller_core::domain::TelegramId(1));
+    core.import_channels(&admin, &channels)
+        .await
+        .expect("channels imported");
+    let stream_ids: Vec<i64> = core
+        .channels(None)
+        .await
+        .expect("channels")
+        .iter()
+        .map(|c| c.id)
+        .collect();
     let backend = if std::env::var("TEST_DATABASE_URL").is_ok() {
         "PostgreSQL"
     } else {
@@ -118,9 +140,10 @@ async fn main() {
     let streams: Vec<String> = (0..REQUESTS)
         .map(|i| {
             format!(
-                "{base}/auth/stream?username={}&password={PASSWORD}&session=s{}",
+                "{base}/auth/stream?username={}&password={PASSWORD}&session=s{}&stream={}",
                 user(i),
-                i % 2
+                i % 2,
+                stream_ids[i % stream_ids.len()]
             )
         })
         .collect();

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use reseller_core::access::Access;
+use reseller_core::bouquets::StreamRight;
 use reseller_core::connections::Verdict;
 use serde::Deserialize;
 use serde_json::json;
@@ -295,8 +296,10 @@ pub(crate) struct StreamCheck {
     password: String,
     /// The subscriber's stream token, instead of username and password.
     token: Option<String>,
-    /// The stream asked for and the viewer's address, for the log.
+    /// The stream asked for: its id, as in `/live/USER/PASS/ID.ts` (the path, or `ID.ext`,
+    /// is accepted too). Checked against the subscriber's bouquets.
     stream: Option<String>,
+    /// The viewer's address, for the log.
     ip: Option<String>,
     /// The streaming server's id for this playback (one per player connection).
     #[serde(default)]
@@ -326,6 +329,34 @@ pub(crate) async fn authorize_stream(
         Err(refused) => return refused.for_server(),
     };
     tracing::debug!(user = %access.username, stream = ?check.stream, ip = ?check.ip, "stream authorization");
+    let Some(stream) = check.stream.as_deref() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the stream id is required: stream=<id>",
+        )
+            .into_response();
+    };
+    let right = match stream_id(stream) {
+        Some(id) => state.core.stream_right(&access, id).await,
+        None => Ok(StreamRight::UnknownStream),
+    };
+    match right {
+        Ok(StreamRight::Allowed) => {}
+        Ok(StreamRight::NotInBouquet) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "this channel is not in the subscription",
+            )
+                .into_response();
+        }
+        Ok(StreamRight::UnknownStream) => {
+            return (StatusCode::FORBIDDEN, "unknown stream").into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "stream lookup failed on our side");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
     match state.core.authorize_stream(&access, &check.session).await {
         Ok(Verdict::Allow) => (StatusCode::OK, "allow").into_response(),
         Ok(Verdict::Denied) => (
@@ -341,6 +372,13 @@ pub(crate) async fn authorize_stream(
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
+}
+
+/// The channel id in `stream`: `42`, `42.ts`, or a path ending in either.
+fn stream_id(stream: &str) -> Option<i64> {
+    let last = stream.rsplit('/').next().unwrap_or(stream);
+    let id = last.split_once('.').map_or(last, |(id, _)| id);
+    id.parse().ok().filter(|id| *id > 0)
 }
 
 /// The streaming server reports that a session ended.
@@ -360,5 +398,27 @@ pub(crate) async fn end_stream(
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_id;
+
+    #[test]
+    fn stream_ids_come_from_ids_file_names_and_paths() {
+        assert_eq!(stream_id("42"), Some(42));
+        assert_eq!(stream_id("42.m3u8"), Some(42));
+        assert_eq!(stream_id("/live/user/pass/42.ts"), Some(42));
+        for bad in [
+            "",
+            "abc",
+            "-3",
+            "0",
+            "/live/user/pass/",
+            "99999999999999999999",
+        ] {
+            assert_eq!(stream_id(bad), None, "{bad}");
+        }
     }
 }

@@ -4,13 +4,9 @@
 use super::{Ctx, HandlerResult};
 use reseller_core::CoreError;
 use reseller_core::bouquets::Bouquet;
-use reseller_core::channels::parse_m3u;
+use reseller_core::channels::{BouquetOwner, Imported, parse_m3u};
 use reseller_core::domain::Username;
-use std::time::Duration;
 use teloxide::utils::html::escape;
-
-/// Playlists bigger than this are refused rather than read into memory.
-const MAX_PLAYLIST_BYTES: usize = 20 * 1024 * 1024;
 
 pub(crate) async fn show(ctx: &Ctx) -> HandlerResult {
     if !ctx.actor.is_admin() {
@@ -37,7 +33,7 @@ pub(crate) async fn import(ctx: &Ctx, url: &str) -> HandlerResult {
     if !ctx.actor.is_admin() {
         return ctx.refuse(&CoreError::AdminOnly).await;
     }
-    let fetched = fetch(url).await;
+    let fetched = crate::playlist::fetch(url, &ctx.app.import).await;
     replace_channels(ctx, fetched).await
 }
 
@@ -54,29 +50,8 @@ pub(crate) async fn import_file(
             .say("Send the playlist file with the caption /channels import, or give its URL: /channels import &lt;URL&gt;.")
             .await;
     };
-    let fetched = download(ctx, document).await;
+    let fetched = crate::playlist::download(&ctx.bot, document, &ctx.app.import).await;
     replace_channels(ctx, fetched).await
-}
-
-/// The content of an uploaded file, through the Bot API's getFile and file download.
-async fn download(ctx: &Ctx, document: &teloxide::types::Document) -> Result<String, String> {
-    use teloxide::net::Download;
-    use teloxide::prelude::Requester;
-    if document.file.size as usize > MAX_PLAYLIST_BYTES {
-        return Err(format!(
-            "it is larger than {} MB",
-            MAX_PLAYLIST_BYTES / 1024 / 1024
-        ));
-    }
-    let file = crate::reply::retrying(|| ctx.bot.get_file(document.file.id.clone()).into_future())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
-    ctx.bot
-        .download_file(&file.path, &mut body)
-        .await
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())
 }
 
 /// Parses a fetched playlist and makes it the channel list.
@@ -94,44 +69,63 @@ async fn replace_channels(ctx: &Ctx, fetched: Result<String, String>) -> Handler
         Err(e) => return ctx.say(&format!("⚠️ {}", escape(&e.0))).await,
     };
     match ctx.app.core.import_channels(&ctx.actor, &entries).await {
-        Ok(done) => {
-            ctx.say(&format!(
-                "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
-                done.channels, done.categories, done.removed
-            ))
-            .await
-        }
+        Ok(done) => ctx.say(&import_report(&done)).await,
         Err(e) => ctx.refuse(&e).await,
     }
 }
 
-async fn fetch(url: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(url).map_err(|_| format!("“{url}” is not a URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("only http and https playlist URLs are read".into());
+/// Room for the list of narrowed bouquets, well under Telegram's 4,096 characters.
+const REPORT_BUDGET: usize = 3_500;
+
+/// What an import did, and which bouquets lost categories (their owners may now see less, or
+/// nothing), so the admin can choose again.
+fn import_report(done: &Imported) -> String {
+    let mut text = format!(
+        "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
+        done.channels, done.categories, done.removed
+    );
+    if done.narrowed.is_empty() {
+        return text;
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
-    if !resp.status().is_success() {
-        return Err(format!(
-            "the server answered HTTP {}",
-            resp.status().as_u16()
-        ));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_PLAYLIST_BYTES {
-            return Err(format!(
-                "it is larger than {} MB",
-                MAX_PLAYLIST_BYTES / 1024 / 1024
-            ));
+    text.push_str(&format!(
+        "\n\n⚠️ {} bouquets lost categories that are no longer in the playlist:",
+        done.narrowed.len()
+    ));
+    for (shown, n) in done.narrowed.iter().enumerate() {
+        let (kind, who) = match &n.owner {
+            BouquetOwner::Reseller(u) => ("reseller", u),
+            BouquetOwner::Subscriber(u) => ("subscriber", u),
+        };
+        let lost: Vec<String> = n.lost.iter().map(|c| escape(&short(c))).collect();
+        let left = if n.left == 0 {
+            "nothing left: no channels until you choose again".to_string()
+        } else {
+            format!("{} categories left", n.left)
+        };
+        let line = format!(
+            "\n• {kind} <b>{}</b> lost {} — {left}",
+            escape(who),
+            lost.join(", ")
+        );
+        if text.len() + line.len() > REPORT_BUDGET {
+            text.push_str(&format!("\n…and {} more.", done.narrowed.len() - shown));
+            break;
         }
+        text.push_str(&line);
     }
-    String::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())
+    text.push_str("\n\nChoose again with /bouquet &lt;name&gt; &lt;categories&gt; or all.");
+    text
+}
+
+/// A category name cut to a length that fits a list line.
+fn short(name: &str) -> String {
+    const MAX: usize = 60;
+    if name.chars().count() <= MAX {
+        return name.to_string();
+    }
+    let mut cut: String = name.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// `/bouquet`: admins choose what a reseller may sell, resellers what a subscriber gets.
