@@ -650,7 +650,8 @@ async fn reinstate(tx: &mut Tx, provider: &str, event_key: &str, o: &Order) -> R
             return Ok(Received::AlreadyClosed);
         }
         let updated = sqlx::query(
-            "UPDATE orders SET reversed_credits = $1, disputed_credits = 0, status = 'paid', closed_at = NULL              WHERE id = $2 AND disputed_credits = $3 AND reversed_credits = $4",
+            "UPDATE orders SET reversed_credits = $1, disputed_credits = 0, status = 'paid', closed_at = NULL \
+             WHERE id = $2 AND disputed_credits = $3 AND reversed_credits = $4",
         )
         .bind(reversed - disputed)
         .bind(o.id)
