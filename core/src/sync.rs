@@ -133,6 +133,13 @@ impl Core {
     /// Jobs due now, oldest first, at most one per subscriber, and only a subscriber's oldest
     /// unfinished job: a later change never overtakes an earlier one, and a failed job holds
     /// back the subscriber's later ones until an admin retries or drops it.
+    ///
+    /// A subscriber whose creation the panel refused and we refunded (refused on its first
+    /// attempt, typically because the username belongs to another line there) has no line of
+    /// ours on the panel until a creation gets through: until then a later change is sent as a
+    /// creation (persisted, so its success counts as one), and a deletion is finished without
+    /// being sent. Otherwise an enable, extension or deletion would reach a stranger's line of
+    /// the same name.
     pub async fn due_sync_jobs(&self, limit: i64) -> Result<Vec<Job>> {
         let rows = sqlx::query(
             "SELECT j.id, j.kind, j.subscriber, j.attempts, j.payload FROM sync_jobs j \
@@ -147,17 +154,73 @@ impl Core {
         .await?;
         let mut jobs = Vec::with_capacity(rows.len());
         for r in rows {
+            let id: i64 = r.try_get("id")?;
             let username: String = r.try_get("subscriber")?;
             let payload: Option<String> = r.try_get("payload")?;
+            let mut kind = JobKind::parse(&r.try_get::<String, _>("kind")?);
+            if kind != JobKind::Create && self.refused_by_panel(&username, id).await? {
+                if kind == JobKind::Delete {
+                    self.set_job(
+                        id,
+                        "done",
+                        Some("not sent: the panel never created this line"),
+                        None,
+                    )
+                    .await?;
+                    continue;
+                }
+                self.sync_as_creation(id).await?;
+                kind = JobKind::Create;
+            }
             jobs.push(Job {
-                id: r.try_get("id")?,
-                kind: JobKind::parse(&r.try_get::<String, _>("kind")?),
+                id,
+                kind,
                 current: self.subscriber_state(&username, payload.as_deref())?,
                 attempts: r.try_get("attempts")?,
                 username,
             });
         }
         Ok(jobs)
+    }
+
+    /// Whether the panel holds no line of ours for `username` as of job `before`: a creation
+    /// of it was refused and refunded, and no creation since got through.
+    async fn refused_by_panel(&self, username: &str, before: i64) -> Result<bool> {
+        let refused: Option<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM sync_jobs c JOIN credit_transactions t \
+             ON t.idempotency_key = 'sync:' || CAST(c.id AS TEXT) || ':refund' \
+             WHERE c.subscriber = $1 AND c.kind = 'create' AND c.id < $2 ORDER BY c.id DESC LIMIT 1",
+        )
+        .bind(username)
+        .bind(before)
+        .fetch_optional(self.db.read())
+        .await?;
+        let Some(refused) = refused else {
+            return Ok(false);
+        };
+        let created: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM sync_jobs WHERE subscriber = $1 AND kind = 'create' AND status = 'done' \
+             AND id > $2 AND id < $3 LIMIT 1",
+        )
+        .bind(username)
+        .bind(refused)
+        .bind(before)
+        .fetch_optional(self.db.read())
+        .await?;
+        Ok(created.is_none())
+    }
+
+    /// Turns an open job into the creation of the line on the panel (see [`Core::due_sync_jobs`]).
+    async fn sync_as_creation(&self, id: i64) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE sync_jobs SET kind = 'create' WHERE id = $1 AND status IN ('pending', 'retrying')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The state recorded with the change (`None` for a deletion).
@@ -400,7 +463,7 @@ impl Core {
     }
 }
 
-/// The ledger key of a job's refund: at most one per job.
+/// The ledger key of a job's refund: at most one per job (`refused_by_panel` joins on it in SQL).
 fn refund_key(id: i64) -> String {
     format!("sync:{id}:refund")
 }

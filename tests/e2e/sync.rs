@@ -598,3 +598,86 @@ async fn a_panel_url_with_the_api_key_never_reaches_syncstatus_or_the_logs() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_the_panel_refused_is_never_changed_or_deleted_there() {
+    let panel = FakePanel::start().await;
+    panel.set(Mode::RefuseCreates);
+    let app = app_with(&panel, "xtream").await;
+    let before = app.tg.sent().len();
+    confirm(&app, "/new 30 taken").await;
+    app.tg
+        .wait_for(ALICE, before, "refused subscriber taken")
+        .await;
+    // Waits behind the refused creation until an admin drops it.
+    app.say_expecting(ALICE, "/enable taken", "is now enabled")
+        .await;
+    let status = app
+        .say_expecting(ADMIN, "/syncstatus", "Sync to the streaming panel")
+        .await;
+    let refused = status
+        .text
+        .split('#')
+        .skip(1)
+        .find(|job| job.contains("failed"))
+        .and_then(|job| job.split_whitespace().next())
+        .expect("the refused creation is listed")
+        .to_string();
+    let before = app.tg.sent().len();
+    app.say_expecting(ADMIN, &format!("/syncstatus drop {refused}"), "dropped")
+        .await;
+    // "taken" is someone else's line on the panel: the enable goes as a creation, which the
+    // panel refuses again, so nothing of theirs is enabled, and nothing more is refunded.
+    app.tg
+        .wait_for(ADMIN, before, "(create taken) was refused by the panel")
+        .await;
+    assert!(
+        panel
+            .received()
+            .iter()
+            .all(|(_, c)| c["username"] != "taken"),
+        "nothing reached the panel's line: {:?}",
+        panel.received()
+    );
+    assert_eq!(app.balance(ALICE).await, 100);
+
+    // Deleting it here sends nothing there either.
+    let status = app
+        .say_expecting(ADMIN, "/syncstatus", "Sync to the streaming panel")
+        .await;
+    let enable = first_job(&status.text);
+    app.say_expecting(ADMIN, &format!("/syncstatus drop {enable}"), "dropped")
+        .await;
+    panel.set(Mode::Up);
+    confirm(&app, "/delete taken").await;
+    confirm(&app, "/new 5 after").await;
+    // Jobs go in order per subscriber, not across them: wait for the later line, then check.
+    let mut delivered = false;
+    for _ in 0..500 {
+        if panel
+            .received()
+            .iter()
+            .any(|(_, c)| c["username"] == "after")
+        {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(delivered, "the panel works again");
+    for _ in 0..50 {
+        if !app.say(ADMIN, "/syncstatus").await.text.contains("taken") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        panel
+            .received()
+            .iter()
+            .all(|(_, c)| c["username"] != "taken"),
+        "the deletion of a line that was never ours is not sent: {:?}",
+        panel.received()
+    );
+    app.assert_ledger_sound().await;
+}
