@@ -191,7 +191,7 @@ impl Core {
     pub async fn seed_resellers_for_bench(&self, prefix: &str, count: i64) -> i64 {
         let mut tx = self.db.begin_write().await.expect("begin");
         sqlx::query(
-            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
+            "WITH RECURSIVE seq(n) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
              INSERT INTO resellers (username, display_name, max_users, balance, created_at) \
              SELECT $2 || CAST(n AS TEXT), 'Shop ' || CAST(n AS TEXT), 10000000, 0, $3 FROM seq",
         )
@@ -222,9 +222,18 @@ impl Core {
         resellers: i64,
     ) {
         let now = crate::core::now();
+        let postgres = self.db.backend() == crate::Backend::Postgres;
         let mut tx = self.db.begin_write().await.expect("begin");
+        if postgres {
+            // Row triggers updating the same few counter rows 100,000 times in one transaction
+            // pile up row versions; the counters are recounted in one pass below instead.
+            sqlx::query("ALTER TABLE subscribers DISABLE TRIGGER USER")
+                .execute(&mut *tx)
+                .await
+                .expect("triggers off");
+        }
         sqlx::query(
-            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
+            "WITH RECURSIVE seq(n) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
              INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
              active, reseller_id, active_connections, created_at) \
              SELECT $2 || CAST(n AS TEXT), 'x', 'x', $2 || CAST(n AS TEXT), \
@@ -240,6 +249,26 @@ impl Core {
         .execute(&mut *tx)
         .await
         .expect("seed subscribers");
+        if postgres {
+            let last = first + resellers - 1;
+            for sql in [
+                "ALTER TABLE subscribers ENABLE TRIGGER USER",
+                "UPDATE resellers SET subscriber_count = (SELECT COUNT(*) FROM subscribers s \
+                 WHERE s.reseller_id = resellers.id) WHERE id BETWEEN $1 AND $2",
+                "DELETE FROM expiry_buckets WHERE owner BETWEEN $1 AND $2",
+                "INSERT INTO expiry_buckets (owner, bucket, enabled) SELECT reseller_id, expires_at / 2592000, COUNT(*) \
+                 FROM subscribers WHERE active = 1 AND reseller_id BETWEEN $1 AND $2 \
+                 GROUP BY reseller_id, expires_at / 2592000",
+            ] {
+                let q = sqlx::query(sql);
+                let q = if sql.contains("$1") {
+                    q.bind(first).bind(last)
+                } else {
+                    q
+                };
+                q.execute(&mut *tx).await.expect("recount");
+            }
+        }
         tx.commit().await.expect("commit");
     }
 }

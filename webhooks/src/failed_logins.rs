@@ -2,10 +2,13 @@
 //! per `interval`; while it has no failure left, every login from it waits, the right password
 //! included, so a guesser cannot keep trying and recognize the hit by its answer.
 //!
-//! Each login takes a failure before its password is checked and gives it back unless the
-//! credentials were wrong, so parallel guesses are counted too while players behind one address,
-//! who log in all day, spend nothing. Hand-written rather than governor's keyed limiter, which
-//! has no way to give back.
+//! The allowance is checked before a login and spent only by wrong credentials, so players
+//! behind one address (a NAT, or the streaming server asking for every viewer), who log in all
+//! day and many at once, are never slowed down by their own number. Guesses already in flight
+//! when the allowance runs out are still counted when they fail: the debt they leave makes the
+//! address wait that much longer, so over time a guesser gets no more than one try per
+//! interval. Hand-written rather than governor's keyed limiter, which cannot look without
+//! taking.
 
 use dashmap::DashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -36,35 +39,31 @@ impl FailedLogins {
         }
     }
 
-    /// Takes one failure from `ip`'s allowance before its login is checked, so that guesses sent
-    /// in parallel cannot all pass before the first is counted; `Err(wait)` if none is left:
-    /// the client must wait that long before any login.
-    pub(crate) fn take(&self, ip: IpAddr) -> Result<(), Duration> {
-        let now = Instant::now();
-        let allowed = self.interval * self.burst;
-        let taken = {
-            let mut full_at = self.full_at.entry(client(ip)).or_insert(now);
-            // Taking one more puts the allowance this far in debt; at most `burst` is allowed.
-            let debt = full_at.saturating_duration_since(now) + self.interval;
-            if debt <= allowed {
-                *full_at = now + debt;
-                Ok(())
-            } else {
-                Err(debt - allowed)
-            }
+    /// Whether `ip` may try a login now; `Err(wait)` once its failures are used up: the client
+    /// must wait that long before any login, the right one included.
+    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        let Some(full_at) = self.full_at.get(&client(ip)).map(|t| *t) else {
+            return Ok(());
         };
-        if self.full_at.len() >= self.sweep_at.load(Ordering::Relaxed) {
-            self.sweep();
+        let allowed = self.interval * self.burst;
+        // One more failure would put the allowance this far in debt; at most `burst` is allowed.
+        let debt = full_at.saturating_duration_since(Instant::now()) + self.interval;
+        if debt <= allowed {
+            Ok(())
+        } else {
+            Err(debt - allowed)
         }
-        taken
     }
 
-    /// Returns what [`take`](Self::take) took, for a login that did not fail (or failed on our
-    /// side): only wrong credentials count.
-    pub(crate) fn give_back(&self, ip: IpAddr) {
-        if let Some(mut full_at) = self.full_at.get_mut(&client(ip)) {
-            let earlier = full_at.checked_sub(self.interval);
-            *full_at = earlier.unwrap_or(*full_at);
+    /// Spends one failure of `ip`'s allowance: its credentials were wrong.
+    pub(crate) fn failed(&self, ip: IpAddr) {
+        let now = Instant::now();
+        {
+            let mut full_at = self.full_at.entry(client(ip)).or_insert(now);
+            *full_at = (*full_at).max(now) + self.interval;
+        }
+        if self.full_at.len() >= self.sweep_at.load(Ordering::Relaxed) {
+            self.sweep();
         }
     }
 
@@ -107,16 +106,17 @@ mod tests {
     fn after_the_burst_the_client_waits_and_others_do_not() {
         let limits = FailedLogins::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
+            assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
+            limits.failed(ip("10.0.0.1"));
         }
-        let wait = limits.take(ip("10.0.0.1")).expect_err("no failure left");
+        let wait = limits.check(ip("10.0.0.1")).expect_err("no failure left");
         assert!(
             wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
-        assert_eq!(limits.take(ip("10.0.0.2")), Ok(()));
+        assert_eq!(limits.check(ip("10.0.0.2")), Ok(()));
         assert!(
-            limits.take(ip("::ffff:10.0.0.1")).is_err(),
+            limits.check(ip("::ffff:10.0.0.1")).is_err(),
             "an IPv4-mapped address is the same client"
         );
     }
@@ -124,31 +124,38 @@ mod tests {
     #[test]
     fn logins_that_did_not_fail_cost_nothing() {
         let limits = FailedLogins::new(2, Duration::from_secs(60));
-        for _ in 0..10 {
-            assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
-            limits.give_back(ip("10.0.0.1"));
+        for _ in 0..1000 {
+            assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
         }
-        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
-        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
-        assert!(limits.take(ip("10.0.0.1")).is_err());
+        assert_eq!(limits.tracked(), 0);
+    }
+
+    #[test]
+    fn failures_in_flight_past_the_burst_add_to_the_wait() {
+        let limits = FailedLogins::new(2, Duration::from_secs(60));
+        // Ten guesses passed the check together, then all failed.
+        for _ in 0..10 {
+            limits.failed(ip("10.0.0.1"));
+        }
+        let wait = limits.check(ip("10.0.0.1")).expect_err("in debt");
+        assert!(wait > Duration::from_secs(8 * 60), "{wait:?}");
     }
 
     #[test]
     fn an_ipv6_network_is_one_client() {
         let limits = FailedLogins::new(1, Duration::from_secs(60));
-        assert_eq!(limits.take(ip("2001:db8:1:2::1")), Ok(()));
-        assert!(limits.take(ip("2001:db8:1:2:ffff::9")).is_err());
-        assert_eq!(limits.take(ip("2001:db8:1:3::1")), Ok(()));
+        limits.failed(ip("2001:db8:1:2::1"));
+        assert!(limits.check(ip("2001:db8:1:2:ffff::9")).is_err());
+        assert_eq!(limits.check(ip("2001:db8:1:3::1")), Ok(()));
     }
 
     #[test]
     fn the_allowance_comes_back_and_sweeping_forgets_full_clients() {
         let limits = FailedLogins::new(1, Duration::from_millis(30));
-        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
-        assert!(limits.take(ip("10.0.0.1")).is_err());
+        limits.failed(ip("10.0.0.1"));
+        assert!(limits.check(ip("10.0.0.1")).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(limits.take(ip("10.0.0.1")), Ok(()));
-        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
         limits.sweep();
         assert_eq!(limits.tracked(), 0);
     }
@@ -157,7 +164,7 @@ mod tests {
     fn a_flood_of_addresses_does_not_grow_without_bound() {
         let limits = FailedLogins::new(5, Duration::from_millis(1));
         for i in 0..(SWEEP_FLOOR as u32 * 3) {
-            assert_eq!(limits.take(IpAddr::V4(i.into())), Ok(()));
+            limits.failed(IpAddr::V4(i.into()));
             if i % 1000 == 0 {
                 std::thread::sleep(Duration::from_millis(2));
             }

@@ -15,7 +15,7 @@ use reseller_core::connections::Verdict;
 use serde::Deserialize;
 use serde_json::json;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,23 +73,23 @@ enum Refused {
 /// Checks the credentials; failures count against the client's address.
 async fn authenticated(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     username: &str,
     password: &str,
 ) -> Result<Arc<Access>, Refused> {
-    guarded(state, peer, state.core.authenticate(username, password)).await
+    guarded(state, client, state.core.authenticate(username, password)).await
 }
 
 /// Runs `login` only if the client's address has failures left; wrong credentials spend one.
 async fn guarded(
     state: &AppState,
-    peer: SocketAddr,
+    client: IpAddr,
     login: impl Future<Output = reseller_core::Result<Option<Arc<Access>>>>,
 ) -> Result<Arc<Access>, Refused> {
-    state.guesses.take(peer.ip()).map_err(Refused::Slow)?;
+    state.guesses.check(client).map_err(Refused::Slow)?;
     let outcome = login.await;
-    if !matches!(outcome, Ok(None)) {
-        state.guesses.give_back(peer.ip());
+    if matches!(outcome, Ok(None)) {
+        state.guesses.failed(client);
     }
     match outcome {
         Ok(Some(a)) => Ok(a),
@@ -146,7 +146,7 @@ pub(crate) async fn player_api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer, &login.username, &login.password).await {
+    let access = match authenticated(&state, peer.ip(), &login.username, &login.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_player(),
     };
@@ -209,7 +209,7 @@ pub(crate) async fn playlist(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer, &login.username, &login.password).await {
+    let access = match authenticated(&state, peer.ip(), &login.username, &login.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_server(),
     };
@@ -299,7 +299,7 @@ pub(crate) struct StreamCheck {
     /// The stream asked for: its id, as in `/live/USER/PASS/ID.ts` (the path, or `ID.ext`,
     /// is accepted too). Checked against the subscriber's bouquets.
     stream: Option<String>,
-    /// The viewer's address, for the log.
+    /// The viewer's address: failed logins count against it (and it is logged).
     ip: Option<String>,
     /// The streaming server's id for this playback (one per player connection).
     #[serde(default)]
@@ -320,9 +320,16 @@ pub(crate) async fn authorize_stream(
         )
             .into_response();
     }
+    // The streaming server asks for every viewer from its own address: failures count against
+    // the viewer's address it reports, or one viewer's wrong password would lock everyone out.
+    let viewer = check
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+        .unwrap_or(peer.ip());
     let login = match check.token.as_deref() {
-        Some(token) => guarded(&state, peer, state.core.authenticate_token(token)).await,
-        None => authenticated(&state, peer, &check.username, &check.password).await,
+        Some(token) => guarded(&state, viewer, state.core.authenticate_token(token)).await,
+        None => authenticated(&state, viewer, &check.username, &check.password).await,
     };
     let access = match login {
         Ok(a) => a,
@@ -387,7 +394,7 @@ pub(crate) async fn end_stream(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(check): Query<StreamCheck>,
 ) -> Response {
-    let access = match authenticated(&state, peer, &check.username, &check.password).await {
+    let access = match authenticated(&state, peer.ip(), &check.username, &check.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_server(),
     };
