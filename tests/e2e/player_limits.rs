@@ -189,3 +189,49 @@ async fn many_players_behind_one_address_log_in_at_once_without_waiting() {
         assert_eq!((status, auth(&body)), (200, 1.into()), "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_guessing_through_the_streaming_server_locks_out_only_that_viewer() {
+    let app = TestApp::spawn_with(|s| {
+        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
+        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
+    })
+    .await;
+    app.core
+        .bulk_subscribers_for_bench("viewer", 2, "right-password")
+        .await;
+    // One streaming server asks for every viewer, naming each viewer's address.
+    let server = client("127.0.0.1");
+    let ask = |viewer: &'static str, password: &'static str, ip: &'static str| {
+        let (server, app) = (&server, &app);
+        async move {
+            server
+                .get(format!("http://{}/auth/stream", app.http))
+                .query(&[
+                    ("username", viewer),
+                    ("password", password),
+                    ("session", "s1"),
+                    ("stream", "1"),
+                    ("ip", ip),
+                ])
+                .send()
+                .await
+                .expect("answers")
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(ask("viewer0", "guess", "203.0.113.7").await, 403);
+    }
+    assert_eq!(
+        ask("viewer0", "right-password", "203.0.113.7").await,
+        429,
+        "the guessing viewer waits, the right password included"
+    );
+    assert_ne!(
+        ask("viewer1", "right-password", "198.51.100.9").await,
+        429,
+        "another viewer of the same streaming server is not held up"
+    );
+}
