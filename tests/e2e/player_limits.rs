@@ -37,6 +37,15 @@ async fn login(
     (status, retry, resp.text().await.expect("a body"))
 }
 
+/// The app with 3 failed logins allowed per address, then one a minute.
+async fn three_failures_a_minute() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
+        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
+    })
+    .await
+}
+
 fn auth(body: &str) -> Value {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     v["user_info"]["auth"].clone()
@@ -44,11 +53,7 @@ fn auth(body: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_failed_logins_even_the_right_password_waits_and_other_addresses_do_not() {
-    let app = TestApp::spawn_with(|s| {
-        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
-        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
-    })
-    .await;
+    let app = three_failures_a_minute().await;
     app.core
         .bulk_subscribers_for_bench("viewer", 1, "right-password")
         .await;
@@ -133,11 +138,7 @@ async fn the_login_cache_stays_within_its_bound() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guesses_sent_in_parallel_are_counted_too() {
-    let app = TestApp::spawn_with(|s| {
-        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
-        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
-    })
-    .await;
+    let app = three_failures_a_minute().await;
     app.core
         .bulk_subscribers_for_bench("viewer", 1, "right-password")
         .await;
@@ -170,11 +171,7 @@ async fn guesses_sent_in_parallel_are_counted_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_players_behind_one_address_log_in_at_once_without_waiting() {
-    let app = TestApp::spawn_with(|s| {
-        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
-        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
-    })
-    .await;
+    let app = three_failures_a_minute().await;
     app.core
         .bulk_subscribers_for_bench("viewer", 64, "right-password")
         .await;
@@ -192,11 +189,7 @@ async fn many_players_behind_one_address_log_in_at_once_without_waiting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_guessing_through_the_streaming_server_locks_out_only_that_viewer() {
-    let app = TestApp::spawn_with(|s| {
-        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
-        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
-    })
-    .await;
+    let app = three_failures_a_minute().await;
     app.core
         .bulk_subscribers_for_bench("viewer", 2, "right-password")
         .await;

@@ -405,15 +405,11 @@ async fn another_payment(
         "refunded"
     };
     let amount = paid.map(|p| format!(" of {p}")).unwrap_or_default();
-    audit::record(
+    audit_order(
         tx,
-        &crate::Actor::Reseller(ResellerId(o.reseller_id)),
-        audit::Entry {
-            action: "order.another_payment",
-            reseller: Some(ResellerId(o.reseller_id)),
-            target: Some(&o.public_id),
-            details: serde_json::json!({ "provider": provider, "reference": reference, "paid": paid }),
-        },
+        o,
+        "order.another_payment",
+        serde_json::json!({ "provider": provider, "reference": reference, "paid": paid }),
     )
     .await?;
     notify::to_admins(
@@ -473,30 +469,21 @@ async fn fulfil(
     if marked == 0 {
         return Ok(Received::AlreadyClosed);
     }
-    let moved = ledger::post(
+    let moved = post_for_order(
         tx,
-        Posting {
-            reseller: ResellerId(o.reseller_id),
-            amount: o.credits,
-            kind: Kind::Purchase,
-            actor: format!("payment:{provider}"),
-            subscriber: None,
-            note: Some(&note),
-            key: format!("order:{}:purchase", o.id),
-        },
-        true,
+        provider,
+        o,
+        o.credits,
+        Kind::Purchase,
+        &note,
+        format!("order:{}:purchase", o.id),
     )
-    .await?
-    .expect("an unconditional posting always applies");
-    audit::record(
+    .await?;
+    audit_order(
         tx,
-        &crate::Actor::Reseller(ResellerId(o.reseller_id)),
-        audit::Entry {
-            action: "order.paid",
-            reseller: Some(ResellerId(o.reseller_id)),
-            target: Some(&o.public_id),
-            details: serde_json::json!({ "provider": provider, "credits": o.credits, "paid": paid }),
-        },
+        o,
+        "order.paid",
+        serde_json::json!({ "provider": provider, "credits": o.credits, "paid": paid }),
     )
     .await?;
     notify::to_reseller(
@@ -534,6 +521,55 @@ async fn reversal_state(tx: &mut Tx, order_id: i64) -> Result<(String, i64, i64)
     .bind(order_id)
     .fetch_one(&mut **tx)
     .await?)
+}
+
+/// Moves `amount` credits on the order's reseller, written as `provider`'s doing. Never refused:
+/// a reversal may leave a debt, which blocks spending.
+async fn post_for_order(
+    tx: &mut Tx,
+    provider: &str,
+    o: &Order,
+    amount: i64,
+    kind: Kind,
+    note: &str,
+    key: String,
+) -> Result<ledger::Movement> {
+    let moved = ledger::post(
+        tx,
+        Posting {
+            reseller: ResellerId(o.reseller_id),
+            amount,
+            kind,
+            actor: format!("payment:{provider}"),
+            subscriber: None,
+            note: Some(note),
+            key,
+        },
+        true,
+    )
+    .await?;
+    Ok(moved.expect("an unconditional posting always applies"))
+}
+
+/// The audit row of something that happened to an order, on its reseller's trail.
+async fn audit_order(
+    tx: &mut Tx,
+    o: &Order,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<()> {
+    audit::record(
+        tx,
+        &crate::Actor::Reseller(ResellerId(o.reseller_id)),
+        audit::Entry {
+            action,
+            reseller: Some(ResellerId(o.reseller_id)),
+            target: Some(&o.public_id),
+            details,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Takes back the part of a paid order's credits that `part` reverses and earlier reversals did
@@ -583,30 +619,21 @@ async fn reverse(
     } else {
         reason.to_string()
     };
-    let moved = ledger::post(
+    let moved = post_for_order(
         tx,
-        Posting {
-            reseller: ResellerId(o.reseller_id),
-            amount: -taken,
-            kind: Kind::Refund,
-            actor: format!("payment:{provider}"),
-            subscriber: None,
-            note: Some(&format!("order {} {reason}", o.public_id)),
-            key: format!("order:{}:refund:{provider}:{event_key}", o.id),
-        },
-        true,
+        provider,
+        o,
+        -taken,
+        Kind::Refund,
+        &format!("order {} {reason}", o.public_id),
+        format!("order:{}:refund:{provider}:{event_key}", o.id),
     )
-    .await?
-    .expect("an unconditional posting always applies");
-    audit::record(
+    .await?;
+    audit_order(
         tx,
-        &crate::Actor::Reseller(ResellerId(o.reseller_id)),
-        audit::Entry {
-            action: "order.reversed",
-            reseller: Some(ResellerId(o.reseller_id)),
-            target: Some(&o.public_id),
-            details: serde_json::json!({ "provider": provider, "credits": taken, "reversed": target, "reason": reason }),
-        },
+        o,
+        "order.reversed",
+        serde_json::json!({ "provider": provider, "credits": taken, "reversed": target, "reason": reason }),
     )
     .await?;
     let debt = if moved.after < 0 {
@@ -664,30 +691,21 @@ async fn reinstate(tx: &mut Tx, provider: &str, event_key: &str, o: &Order) -> R
             break disputed;
         }
     };
-    let moved = ledger::post(
+    let moved = post_for_order(
         tx,
-        Posting {
-            reseller: ResellerId(o.reseller_id),
-            amount: given,
-            kind: Kind::Refund,
-            actor: format!("payment:{provider}"),
-            subscriber: None,
-            note: Some(&format!("order {} dispute won", o.public_id)),
-            key: format!("order:{}:reinstate:{provider}:{event_key}", o.id),
-        },
-        true,
+        provider,
+        o,
+        given,
+        Kind::Refund,
+        &format!("order {} dispute won", o.public_id),
+        format!("order:{}:reinstate:{provider}:{event_key}", o.id),
     )
-    .await?
-    .expect("an unconditional posting always applies");
-    audit::record(
+    .await?;
+    audit_order(
         tx,
-        &crate::Actor::Reseller(ResellerId(o.reseller_id)),
-        audit::Entry {
-            action: "order.reinstated",
-            reseller: Some(ResellerId(o.reseller_id)),
-            target: Some(&o.public_id),
-            details: serde_json::json!({ "provider": provider, "credits": given }),
-        },
+        o,
+        "order.reinstated",
+        serde_json::json!({ "provider": provider, "credits": given }),
     )
     .await?;
     notify::to_reseller(
