@@ -132,11 +132,6 @@ impl Refused {
     }
 }
 
-/// Whether the subscriber's bouquet includes this category.
-fn allowed(a: &Access, category: i64) -> bool {
-    a.categories.as_ref().is_none_or(|c| c.contains(&category))
-}
-
 fn can_watch(a: &Access) -> bool {
     a.active && a.expires_at > Utc::now()
 }
@@ -170,14 +165,14 @@ pub(crate) async fn player_api(
     let listing = match action {
         "get_live_categories" => state.core.channel_categories().await.map(|cats| {
             cats.iter()
-                .filter(|c| allowed(&access, c.id))
+                .filter(|c| access.may_watch(c.id))
                 .map(|c| json!({ "category_id": c.id.to_string(), "category_name": c.name, "parent_id": 0 }))
                 .collect::<Vec<_>>()
         }),
         "get_live_streams" => state.core.channels(category).await.map(|channels| {
             channels
                 .iter()
-                .filter(|c| allowed(&access, c.category_id))
+                .filter(|c| access.may_watch(c.category_id))
                 .map(|c| {
                     json!({
                         "num": c.num, "name": c.name, "stream_type": "live", "stream_id": c.id,
@@ -239,7 +234,7 @@ pub(crate) async fn playlist(
         _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let mut m3u = String::from("#EXTM3U\n");
-    for c in channels.iter().filter(|c| allowed(&access, c.category_id)) {
+    for c in channels.iter().filter(|c| access.may_watch(c.category_id)) {
         let group = categories
             .iter()
             .find(|k| k.id == c.category_id)
