@@ -96,12 +96,8 @@ impl Core {
 
     /// Renames a table, for tests of a database write that fails in the middle of a request.
     pub async fn rename_table_for_tests(&self, from: &str, to: &str) {
-        let mut tx = self.db.begin_write().await.expect("begin");
-        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
-            .execute(&mut *tx)
-            .await
-            .expect("rename table");
-        tx.commit().await.expect("commit");
+        self.tamper_for_tests(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .await;
     }
 
     async fn exec_for_tests(&self, sql: &'static str, arg: Option<&str>) {
