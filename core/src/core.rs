@@ -12,6 +12,9 @@ pub struct Core {
     pub(crate) access: Arc<crate::access::AccessCache>,
     pub(crate) sessions: Arc<crate::connections::Sessions>,
     pub(crate) channel_index: Arc<crate::channels::ChannelIndex>,
+    /// This process among the instances sharing the database: the owner of the leases it
+    /// takes on outbox work, and the name in its logs and metrics.
+    pub(crate) instance: Arc<str>,
 }
 
 /// Tunable rules, from configuration.
@@ -64,7 +67,19 @@ impl Core {
             policy: Arc::new(policy),
             sessions: Default::default(),
             channel_index: Default::default(),
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::secrets::random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", 8)
+            )
+            .into(),
         }
+    }
+
+    /// This instance's name, unique among the processes sharing the database (and across
+    /// restarts of one of them).
+    pub fn instance_id(&self) -> &str {
+        &self.instance
     }
 
     pub fn db(&self) -> &Db {

@@ -78,6 +78,47 @@ impl TestApp {
         panic!("the bot never polled for updates");
     }
 
+    /// A second instance of the same deployment: its own process state (caches, sessions,
+    /// workers, bot) over the same database and the same Bot API, as a second `resellerbot
+    /// serve` behind a load balancer would be. Meaningful on PostgreSQL, the scale-out database.
+    pub async fn peer(&self) -> TestApp {
+        let app = Application::build(&self.settings)
+            .await
+            .expect("the second instance builds");
+        let http = app.http_addr();
+        let core = app.core().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        for _ in 0..1000 {
+            if client
+                .get(format!("http://{http}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return TestApp {
+                    tg: self.tg.clone(),
+                    http,
+                    core,
+                    settings: self.settings.clone(),
+                    stop: Some(stop),
+                    task: Some(task),
+                };
+            }
+            if task.is_finished() {
+                panic!(
+                    "the second instance stopped during start-up: {:?}",
+                    task.await
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the second instance never answered /healthz");
+    }
+
     /// Stops the app the way a deploy does, and starts it again on the same database.
     pub async fn restart(mut self) -> TestApp {
         self.shutdown().await;
