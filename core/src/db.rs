@@ -135,6 +135,22 @@ impl Db {
         }
     }
 
+    /// Writes a consistent copy of this SQLite database to the new file `dest` with
+    /// `VACUUM INTO`, which reads one snapshot while writers carry on (WAL mode). SQLite refuses
+    /// a `dest` that exists and is not empty.
+    pub async fn backup_into(&self, dest: &std::path::Path) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Err(sqlx::Error::Configuration(
+                "VACUUM INTO copies SQLite databases only".into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest.to_string_lossy().into_owned())
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
