@@ -60,8 +60,7 @@ async fn core_with_checked_key(settings: &Settings, db: &Db) -> anyhow::Result<C
         })?;
         (cipher, KeySource::File(path))
     } else {
-        let recorded =
-            deployment::recorded(db, deployment::CREDENTIALS_KEY_FINGERPRINT).await?;
+        let recorded = deployment::recorded(db, deployment::CREDENTIALS_KEY_FINGERPRINT).await?;
         if let Some(recorded) = recorded {
             anyhow::bail!(no_key_here(path, &recorded));
         }

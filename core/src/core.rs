@@ -151,9 +151,12 @@ impl Core {
     /// read.
     pub async fn claim_credentials_key(&self) -> Result<KeyClaim> {
         let ours = self.cipher.fingerprint();
-        let recorded =
-            crate::deployment::record_first(&self.db, deployment::CREDENTIALS_KEY_FINGERPRINT, ours)
-                .await?;
+        let recorded = crate::deployment::record_first(
+            &self.db,
+            deployment::CREDENTIALS_KEY_FINGERPRINT,
+            ours,
+        )
+        .await?;
         Ok(match recorded {
             None => KeyClaim::First,
             Some(r) if r == ours => KeyClaim::Same,

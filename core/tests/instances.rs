@@ -129,7 +129,10 @@ async fn the_first_credentials_key_is_recorded_and_another_is_refused() {
     let same = instance(&url, &key).await;
     let other = instance(&url, &CredentialCipher::generate_key()).await;
 
-    assert_eq!(first.claim_credentials_key().await.unwrap(), KeyClaim::First);
+    assert_eq!(
+        first.claim_credentials_key().await.unwrap(),
+        KeyClaim::First
+    );
     assert_eq!(same.claim_credentials_key().await.unwrap(), KeyClaim::Same);
     assert_eq!(
         other.claim_credentials_key().await.unwrap(),
@@ -137,7 +140,10 @@ async fn the_first_credentials_key_is_recorded_and_another_is_refused() {
             recorded: first.credentials_fingerprint().to_string()
         }
     );
-    assert_ne!(first.credentials_fingerprint(), other.credentials_fingerprint());
+    assert_ne!(
+        first.credentials_fingerprint(),
+        other.credentials_fingerprint()
+    );
     // The record survives: the first key is still the one, whoever asks next.
     assert_eq!(first.claim_credentials_key().await.unwrap(), KeyClaim::Same);
 }

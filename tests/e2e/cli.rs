@@ -67,16 +67,14 @@ fn serve_without_a_token_says_what_to_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_copies_a_running_sqlite_database_and_never_overwrites() {
     let app = TestApp::spawn().await;
-    let dest = std::env::temp_dir()
-        .join("resellerbot-tests")
-        .join(format!(
-            "backup-{}.db",
-            reseller_core::CredentialCipher::generate_key()
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(12)
-                .collect::<String>()
-        ));
+    let dest = std::env::temp_dir().join("resellerbot-tests").join(format!(
+        "backup-{}.db",
+        reseller_core::CredentialCipher::generate_key()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+    ));
     let dest_arg = dest.to_str().expect("a UTF-8 temp path");
     if app.core.db().backend() == reseller_core::Backend::Postgres {
         let (code, out) = resellerbot(app.database_url(), &["backup", dest_arg]);
@@ -122,13 +120,14 @@ async fn backup_copies_a_running_sqlite_database_and_never_overwrites() {
     let live = app.core.subscriber(&alice, &kept).await.expect("live");
     let restored = reseller_core::Core::new(
         copy,
-        reseller_core::CredentialCipher::from_base64(
-            app.credentials_key().expect("the test key"),
-        )
-        .expect("valid key"),
+        reseller_core::CredentialCipher::from_base64(app.credentials_key().expect("the test key"))
+            .expect("valid key"),
         reseller_core::Policy::default(),
     );
-    let saved = restored.subscriber(&alice, &kept).await.expect("in the copy");
+    let saved = restored
+        .subscriber(&alice, &kept)
+        .await
+        .expect("in the copy");
     assert_eq!(
         (saved.expires_at, saved.active, saved.reseller_id),
         (live.expires_at, live.active, live.reseller_id)
@@ -139,12 +138,19 @@ async fn backup_copies_a_running_sqlite_database_and_never_overwrites() {
             .await
             .expect("readable with the key kept with it")
             .password,
-        app.core.credentials(&alice, &kept).await.expect("live").password
+        app.core
+            .credentials(&alice, &kept)
+            .await
+            .expect("live")
+            .password
     );
 
     let (code, out) = resellerbot(app.database_url(), &["backup", dest_arg]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("already exists; backup never overwrites"), "{out}");
+    assert!(
+        out.contains("already exists; backup never overwrites"),
+        "{out}"
+    );
     restored.db().close().await;
     let _ = std::fs::remove_file(&dest);
 }

@@ -68,11 +68,17 @@ async fn an_instance_with_another_credentials_key_refuses_to_start() {
     );
     assert!(
         err.contains("CREDENTIALS_KEY (fingerprint")
-            && err.contains("is not the key this database's subscriber passwords are encrypted with")
-            && err.contains("set CREDENTIALS_KEY to the key of the instance that first started on it"),
+            && err
+                .contains("is not the key this database's subscriber passwords are encrypted with")
+            && err.contains(
+                "set CREDENTIALS_KEY to the key of the instance that first started on it"
+            ),
         "{err}"
     );
-    assert!(!err.contains(other.credentials_key.as_deref().unwrap()), "{err}");
+    assert!(
+        !err.contains(other.credentials_key.as_deref().unwrap()),
+        "{err}"
+    );
 
     // Without any key, a database that has one is not given a new one: the operator is told
     // where the key is, and no key file is left behind.
@@ -90,7 +96,9 @@ async fn an_instance_with_another_credentials_key_refuses_to_start() {
     assert!(!keyless.credentials_key_file.exists());
 
     // The first key still starts.
-    let again = Application::build(&first).await.expect("the first key starts");
+    let again = Application::build(&first)
+        .await
+        .expect("the first key starts");
     again.core().db().close().await;
 }
 
@@ -101,7 +109,9 @@ async fn a_key_generated_for_a_new_database_is_recorded_and_reused() {
     let app = Application::build(&s).await.expect("starts with a new key");
     app.core().db().close().await;
     assert!(s.credentials_key_file.exists(), "the key was written");
-    let again = Application::build(&s).await.expect("restarts with its key file");
+    let again = Application::build(&s)
+        .await
+        .expect("restarts with its key file");
     again.core().db().close().await;
     let _ = std::fs::remove_file(&s.credentials_key_file);
 }
@@ -185,7 +195,9 @@ async fn running(
 
 /// A webhook request whose body has not all arrived: work in flight for the HTTP server.
 async fn half_sent_request(http: std::net::SocketAddr) -> tokio::net::TcpStream {
-    let mut conn = tokio::net::TcpStream::connect(http).await.expect("connects");
+    let mut conn = tokio::net::TcpStream::connect(http)
+        .await
+        .expect("connects");
     conn.write_all(
         b"POST /webhooks/stripe HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
           Content-Length: 4\r\n\r\n{}",
@@ -213,9 +225,7 @@ async fn a_request_in_flight_finishes_after_the_stop_and_no_new_one_is_accepted(
     conn.read_to_end(&mut answer).await.expect("reads");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
-    task.await
-        .expect("joins")
-        .expect("stops cleanly");
+    task.await.expect("joins").expect("stops cleanly");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "finished its work well within the 10 s grace: {:?}",
