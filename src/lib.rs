@@ -5,7 +5,7 @@ pub mod settings;
 
 use anyhow::Context as _;
 use reseller_core::domain::TelegramId;
-use reseller_core::{Core, CredentialCipher, Db};
+use reseller_core::{Core, CredentialCipher, Db, KeyClaim, deployment};
 use settings::Settings;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,21 +29,100 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// The credentials key from `CREDENTIALS_KEY`, else from the key file, created on first run.
-pub fn credentials_cipher(settings: &Settings) -> anyhow::Result<CredentialCipher> {
-    if let Some(key) = &settings.credentials_key {
-        return CredentialCipher::from_base64(key)
-            .map_err(|e| anyhow::anyhow!("CREDENTIALS_KEY is invalid: {e}"));
-    }
+/// Where the credentials key came from, for the sentences that name it.
+enum KeySource<'a> {
+    Env,
+    File(&'a Path),
+    /// Generated into this file by this start.
+    Generated(&'a Path),
+}
+
+/// The credentials key from `CREDENTIALS_KEY`, else from the key file, else a new one written
+/// to the key file, checked against the fingerprint the database records.
+///
+/// The database remembers the fingerprint of the first key used with it, and an instance with
+/// another key refuses to start: it would store passwords the others cannot read. A key file is
+/// generated only for a database that has no key yet; for one that has, the key exists on the
+/// first host alone, and the operator is told to bring it over. Requiring `CREDENTIALS_KEY` on
+/// PostgreSQL instead would break single-instance deployments that rely on the key file, for
+/// no gain: the fingerprint catches every instance that would disagree.
+async fn core_with_checked_key(settings: &Settings, db: &Db) -> anyhow::Result<Core> {
     let path = &settings.credentials_key_file;
-    if !path.exists() {
+    let (cipher, source) = if let Some(key) = &settings.credentials_key {
+        let cipher = CredentialCipher::from_base64(key)
+            .map_err(|e| anyhow::anyhow!("CREDENTIALS_KEY is invalid: {e}"))?;
+        (cipher, KeySource::Env)
+    } else if path.exists() {
+        let key = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the credentials key {}", path.display()))?;
+        let cipher = CredentialCipher::from_base64(&key).map_err(|e| {
+            anyhow::anyhow!("the credentials key in {} is invalid: {e}", path.display())
+        })?;
+        (cipher, KeySource::File(path))
+    } else {
+        let recorded = deployment::recorded(db, deployment::CREDENTIALS_KEY_FINGERPRINT).await?;
+        if let Some(recorded) = recorded {
+            anyhow::bail!(no_key_here(path, &recorded));
+        }
         write_new_key(path)?;
-        tracing::warn!(path = %path.display(), "generated a new credentials key; back it up together with the database");
+        let key = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the credentials key {}", path.display()))?;
+        let cipher = CredentialCipher::from_base64(&key)
+            .map_err(|e| anyhow::anyhow!("the generated credentials key is invalid: {e}"))?;
+        (cipher, KeySource::Generated(path))
+    };
+    let core = Core::new(db.clone(), cipher, settings.policy());
+    match core
+        .claim_credentials_key()
+        .await
+        .context("could not check the credentials key against the database")?
+    {
+        KeyClaim::First => {
+            if let KeySource::Generated(path) = source {
+                tracing::warn!(path = %path.display(), "generated a new credentials key; back it up together with the database, and give it (as CREDENTIALS_KEY) to every other instance on this database");
+            }
+        }
+        KeyClaim::Same => {}
+        KeyClaim::Different { recorded } => {
+            let ours = core.credentials_fingerprint();
+            match source {
+                KeySource::Env => anyhow::bail!(mismatch("CREDENTIALS_KEY", ours, &recorded)),
+                KeySource::File(path) => anyhow::bail!(mismatch(
+                    &format!("the key in {}", path.display()),
+                    ours,
+                    &recorded
+                )),
+                KeySource::Generated(path) => {
+                    // Another instance started first on this new database: the key we just
+                    // wrote encrypts nothing, and keeping it would only stop the next start.
+                    let _ = std::fs::remove_file(path);
+                    anyhow::bail!(no_key_here(path, &recorded));
+                }
+            }
+        }
     }
-    let key = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read the credentials key {}", path.display()))?;
-    CredentialCipher::from_base64(&key)
-        .map_err(|e| anyhow::anyhow!("the credentials key in {} is invalid: {e}", path.display()))
+    Ok(core)
+}
+
+/// Enough of a fingerprint to tell keys apart in a sentence.
+fn short(fingerprint: &str) -> &str {
+    fingerprint.get(..16).unwrap_or(fingerprint)
+}
+
+fn mismatch(what: &str, ours: &str, recorded: &str) -> String {
+    format!(
+        "{what} (fingerprint {}) is not the key this database's subscriber passwords are encrypted with (fingerprint {}); every instance on one database needs the same key, so set CREDENTIALS_KEY to the key of the instance that first started on it (its CREDENTIALS_KEY, or the contents of its key file) and start again",
+        short(ours),
+        short(recorded)
+    )
+}
+
+fn no_key_here(path: &Path, recorded: &str) -> String {
+    format!(
+        "CREDENTIALS_KEY is not set and there is no key file at {}, but this database's subscriber passwords are encrypted with a key (fingerprint {}) that was generated on the host that first started on it and is stored only there; set CREDENTIALS_KEY to that key (the contents of its key file) and start again. If that key is lost for good, the stored passwords cannot be shown again: delete the row credentials_key_fingerprint from the deployment table to start with a new key",
+        path.display(),
+        short(recorded)
+    )
 }
 
 fn write_new_key(path: &Path) -> anyhow::Result<()> {
@@ -73,6 +152,7 @@ pub struct Application {
     server: reseller_webhooks::ServerInfo,
     sync: Option<(reseller_webhooks::sync::Backend, std::time::Duration)>,
     payment_replay_after: std::time::Duration,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Application {
@@ -82,8 +162,8 @@ impl Application {
             .map_err(anyhow::Error::msg)?
             .to_string();
         let admins = settings.require_admins().map_err(anyhow::Error::msg)?;
-        let cipher = credentials_cipher(settings)?;
-        let core = Core::new(open_database(settings).await?, cipher, settings.policy());
+        let db = open_database(settings).await?;
+        let core = core_with_checked_key(settings, &db).await?;
         let admins: Vec<TelegramId> = admins.iter().copied().map(TelegramId).collect();
         core.sync_admins(&admins)
             .await
@@ -110,6 +190,7 @@ impl Application {
             payment_replay_after: std::time::Duration::from_secs(
                 settings.payment_replay_after_secs,
             ),
+            shutdown_grace: std::time::Duration::from_secs(settings.shutdown_grace_secs),
             sync: settings
                 .sync_backend()
                 .map_err(anyhow::Error::msg)?
@@ -133,7 +214,11 @@ impl Application {
         &self.core
     }
 
-    /// Runs the bot and the HTTP server until `stop` completes or one of them fails.
+    /// Runs the bot, the HTTP server and the workers until `stop` completes or one of them
+    /// ends. Then each stops taking new work (the bot polls no more updates, the server accepts
+    /// no more connections, the workers claim no more jobs) and finishes what it has in hand;
+    /// whatever is still running when the shutdown grace runs out is abandoned and named in
+    /// the log, so a stuck request cannot hold a deploy.
     pub async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (tx, rx) = watch::channel(false);
         let stopped = move || {
@@ -142,43 +227,154 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
-        let http = tokio::spawn(reseller_webhooks::serve(
-            self.listener,
-            self.core.clone(),
-            self.payments,
-            self.server,
-            stopped(),
-        ));
-        let sync = self.sync.map(|(backend, retry)| {
-            tokio::spawn(reseller_webhooks::sync::run(
-                self.core.clone(),
-                backend,
-                retry,
-                stopped(),
-            ))
-        });
-        let replay = tokio::spawn(reseller_webhooks::replay_payments(
+        // Whichever part ends first, for a failure or because it was stopped, the others go
+        // with it.
+        let part = |name: &'static str, work: BoxFuture| {
+            let tx = tx.clone();
+            (
+                name,
+                tokio::spawn(async move {
+                    let result = work.await;
+                    let _ = tx.send(true);
+                    result
+                }),
+            )
+        };
+        let mut parts = vec![part(
+            "the HTTP server",
+            Box::pin({
+                let served = reseller_webhooks::serve(
+                    self.listener,
+                    self.core.clone(),
+                    self.payments,
+                    self.server,
+                    stopped(),
+                );
+                async move { served.await.context("the HTTP server failed") }
+            }),
+        )];
+        if let Some((backend, retry)) = self.sync {
+            let sync = reseller_webhooks::sync::run(self.core.clone(), backend, retry, stopped());
+            parts.push(part(
+                "the sync worker",
+                Box::pin(async move {
+                    sync.await;
+                    Ok(())
+                }),
+            ));
+        }
+        let replay = reseller_webhooks::replay_payments(
             self.core.clone(),
             self.payment_replay_after,
             stopped(),
+        );
+        parts.push(part(
+            "the payment replay worker",
+            Box::pin(async move {
+                replay.await;
+                Ok(())
+            }),
         ));
-        let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));
+        let bot = reseller_bot::run(self.core.clone(), self.bot, stopped());
+        parts.push(part(
+            "the bot",
+            Box::pin(async move { bot.await.map_err(anyhow::Error::msg) }),
+        ));
         let trigger = tx.clone();
         tokio::spawn(async move {
             stop.await;
             let _ = trigger.send(true);
         });
-        let bot_result = bot.await.context("the bot task panicked")?;
-        // However the bot ended, the HTTP server goes with it.
-        let _ = tx.send(true);
-        if let Some(sync) = sync {
-            sync.await.context("the sync task panicked")?;
+
+        let mut stopping = tx.subscribe();
+        let _ = stopping.wait_for(|s| *s).await;
+        let grace = self.shutdown_grace;
+        tracing::info!(
+            grace_secs = grace.as_secs_f64(),
+            "stopping: finishing the work in flight"
+        );
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut abandoned = Vec::new();
+        let mut first_error = None;
+        for (name, mut task) in parts {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    first_error.get_or_insert(e);
+                }
+                Ok(Err(panic)) => {
+                    first_error.get_or_insert(anyhow::anyhow!("{name} panicked: {panic}"));
+                }
+                Err(_) => {
+                    task.abort();
+                    abandoned.push(name);
+                }
+            }
         }
-        replay.await.context("the payment replay task panicked")?;
-        http.await
-            .context("the HTTP task panicked")?
-            .context("the HTTP server failed")?;
-        self.core.db().close().await;
-        bot_result.map_err(anyhow::Error::msg)
+        if !abandoned.is_empty() {
+            tracing::warn!(
+                grace_secs = grace.as_secs_f64(),
+                abandoned = %abandoned.join(", "),
+                "the shutdown grace ran out; abandoned the work still in flight"
+            );
+        }
+        // Closing waits for connections in use; those of abandoned work are dropped with it.
+        let closing_bound = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(std::time::Duration::from_secs(1));
+        if tokio::time::timeout(closing_bound, self.core.db().close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database pool did not close in time");
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// One part of the running application, boxed so the parts can be kept in one list.
+type BoxFuture = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// `resellerbot backup FILE`: a consistent copy of the SQLite database, taken while the bot
+/// runs (`VACUUM INTO` reads one snapshot). It never overwrites a file. PostgreSQL has its own
+/// tools for this, which the error names.
+pub async fn backup(settings: &Settings, dest: &Path) -> anyhow::Result<()> {
+    let url = &settings.database_url;
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!(
+            "backup copies SQLite databases, and DATABASE_URL is PostgreSQL: use pg_dump --format=custom --file={} \"$DATABASE_URL\" (and pg_restore to bring it back), as the README's backup section describes",
+            dest.display()
+        );
+    }
+    if dest.exists() {
+        anyhow::bail!(
+            "{} already exists; backup never overwrites a file, so name a new one",
+            dest.display()
+        );
+    }
+    let source = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_default();
+    if !Path::new(source).exists() {
+        anyhow::bail!(
+            "there is no database at {source} (DATABASE_URL), so there is nothing to back up"
+        );
+    }
+    let db = Db::connect(url, 2).await.with_context(|| {
+        format!(
+            "could not open the database {}",
+            settings::redact_url(&settings.database_url)
+        )
+    })?;
+    let copied = db
+        .backup_into(dest)
+        .await
+        .with_context(|| format!("could not write the backup to {}", dest.display()));
+    db.close().await;
+    copied
 }

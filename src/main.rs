@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use resellerbot::settings::Settings;
-use resellerbot::{Application, open_database};
+use resellerbot::{Application, backup, open_database};
 use std::process::ExitCode;
 
 /// A Telegram bot that runs an IPTV reseller business: resellers, credits, subscribers.
@@ -19,6 +19,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite database to a new FILE while the bot runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        file: std::path::PathBuf,
+    },
     /// Ledger maintenance.
     Ledger {
         #[command(subcommand)]
@@ -63,6 +68,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             open_database(&settings).await?;
             println!("migrations applied");
+        }
+        Command::Backup { file } => {
+            backup(&settings, &file).await?;
+            println!("backed up the database to {}", file.display());
         }
         Command::Ledger {
             command: LedgerCommand::Verify,

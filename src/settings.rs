@@ -78,6 +78,8 @@ pub struct Settings {
     /// A stored payment event still unapplied this many seconds after it arrived is applied by
     /// the replay worker.
     pub payment_replay_after_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long work in flight may take to finish before it is abandoned.
+    pub shutdown_grace_secs: u64,
     /// Where players reach the streams, reported in `player_api.php`'s server_info.
     pub stream_url: url::Url,
     /// The public base URL of this server, for providers that take a callback per payment.

@@ -3,6 +3,7 @@
 use crate::handlers;
 use crate::ratelimit::ActionLimiter;
 use reseller_core::Core;
+use reseller_core::ratelimit::ActionBudget;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -68,7 +69,10 @@ pub async fn run(
     ));
     let app = Arc::new(App {
         core,
-        limiter: ActionLimiter::new(settings.actions_per_minute, settings.action_burst),
+        limiter: ActionLimiter::new(ActionBudget {
+            per_minute: settings.actions_per_minute,
+            burst: settings.action_burst,
+        }),
         stars_enabled: settings.stars_enabled,
         manual_instructions: settings.manual_instructions,
         checkout: reseller_webhooks::checkout::Checkout::new(

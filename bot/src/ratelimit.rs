@@ -1,34 +1,30 @@
 //! Per-reseller rate limit on actions that change something, so a stuck phone or a script cannot
 //! hammer the ledger.
+//!
+//! The budget lives in the database ([`reseller_core::ratelimit`]), not in this process, so
+//! the configured number holds however many instances serve the bot; the price is one write
+//! per changing action. No in-process limiter sits in front of it: one that refused on its own
+//! count would refuse actions the shared budget still allows (it cannot see what the other
+//! instances spent, nor what the database refused after it let an action through).
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use reseller_core::Actor;
-use std::num::NonZeroU32;
-use std::time::Duration;
+use reseller_core::ratelimit::ActionBudget;
+use reseller_core::{Actor, Core, Result};
 
 pub(crate) struct ActionLimiter {
-    limiter: DefaultKeyedRateLimiter<i64>,
-    clock: DefaultClock,
+    budget: ActionBudget,
 }
 
 impl ActionLimiter {
-    pub(crate) fn new(per_minute: NonZeroU32, burst: NonZeroU32) -> ActionLimiter {
-        let quota = Quota::per_minute(per_minute).allow_burst(burst);
-        ActionLimiter {
-            limiter: RateLimiter::keyed(quota),
-            clock: DefaultClock::default(),
-        }
+    pub(crate) fn new(budget: ActionBudget) -> ActionLimiter {
+        ActionLimiter { budget }
     }
 
-    /// `Err(wait)` when the reseller must slow down. Admins are not limited.
-    pub(crate) fn check(&self, actor: &Actor) -> Result<(), Duration> {
+    /// Spends one action of a reseller's budget; [`reseller_core::CoreError::TooFast`] says how
+    /// long to wait. Admins are not limited.
+    pub(crate) async fn check(&self, core: &Core, actor: &Actor) -> Result<()> {
         match actor {
             Actor::Admin(_) => Ok(()),
-            Actor::Reseller(id) => self
-                .limiter
-                .check_key(&id.0)
-                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+            Actor::Reseller(id) => core.spend_action(*id, self.budget).await,
         }
     }
 }

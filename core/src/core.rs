@@ -1,4 +1,5 @@
 use crate::actor::Actor;
+use crate::deployment;
 use crate::domain::{ResellerId, TelegramId};
 use crate::{CredentialCipher, Db, Result};
 use std::sync::Arc;
@@ -15,6 +16,17 @@ pub struct Core {
     /// This process among the instances sharing the database: the owner of the leases it
     /// takes on outbox work, and the name in its logs and metrics.
     pub(crate) instance: Arc<str>,
+}
+
+/// How this instance's credentials key compares with the one the database was first used with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// The database had no key yet: ours is now recorded.
+    First,
+    /// Ours is the recorded key.
+    Same,
+    /// Another key was recorded first; `recorded` is its fingerprint.
+    Different { recorded: String },
 }
 
 /// Tunable rules, from configuration.
@@ -86,35 +98,70 @@ impl Core {
         &self.db
     }
 
+    /// The fingerprint of the credentials key (a hash, never the key).
+    pub fn credentials_fingerprint(&self) -> &str {
+        self.cipher.fingerprint()
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
     /// Makes the admins table exactly the configured list: listed ids are added, others removed.
+    /// Idempotent and safe to run from many instances starting at once: inserts that find the
+    /// row do nothing, and every instance inserts in the same (sorted) order before deleting,
+    /// so two start-ups neither collide nor deadlock.
     pub async fn sync_admins(&self, ids: &[TelegramId]) -> Result<()> {
+        let mut ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let now = now();
         let mut tx = self.db.begin_write().await?;
-        let existing: Vec<i64> = sqlx::query_scalar("SELECT telegram_id FROM admins")
-            .fetch_all(&mut *tx)
+        for id in &ids {
+            sqlx::query(
+                "INSERT INTO admins (telegram_id, created_at) VALUES ($1, $2) \
+                 ON CONFLICT (telegram_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
             .await?;
-        for old in existing
-            .iter()
-            .filter(|old| !ids.iter().any(|id| id.0 == **old))
-        {
-            sqlx::query("DELETE FROM admins WHERE telegram_id = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
         }
-        for id in ids.iter().filter(|id| !existing.contains(&id.0)) {
-            sqlx::query("INSERT INTO admins (telegram_id, created_at) VALUES ($1, $2)")
-                .bind(id.0)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let listed = (1..=ids.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let delete = if ids.is_empty() {
+            "DELETE FROM admins".to_string()
+        } else {
+            format!("DELETE FROM admins WHERE telegram_id NOT IN ({listed})")
+        };
+        let mut query = sqlx::query(&delete);
+        for id in &ids {
+            query = query.bind(id);
         }
+        query.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records this instance's credentials key fingerprint if the database has none yet, else
+    /// compares it with the recorded one: every instance on a database must hold the key its
+    /// stored passwords were encrypted with, or each would write credentials the others cannot
+    /// read.
+    pub async fn claim_credentials_key(&self) -> Result<KeyClaim> {
+        let ours = self.cipher.fingerprint();
+        let recorded = crate::deployment::record_first(
+            &self.db,
+            deployment::CREDENTIALS_KEY_FINGERPRINT,
+            ours,
+        )
+        .await?;
+        Ok(match recorded {
+            None => KeyClaim::First,
+            Some(r) if r == ours => KeyClaim::Same,
+            Some(r) => KeyClaim::Different { recorded: r },
+        })
     }
 
     /// Who a Telegram user is to us, if anyone. Also records when a reseller was last seen.

@@ -28,6 +28,8 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// SQLite's database file (`None` on PostgreSQL), next to which migrations take their lock.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Db {
@@ -44,6 +46,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                sqlite_file: None,
             });
         }
         let Some(path) = url
@@ -97,6 +100,7 @@ impl Db {
             read,
             write,
             backend: Backend::Sqlite,
+            sqlite_file: Some(file.into()),
         })
     }
 
@@ -104,11 +108,32 @@ impl Db {
         self.backend
     }
 
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend. Instances starting at once apply them
+    /// one after the other: sqlx holds an advisory lock on PostgreSQL, and on SQLite (where
+    /// sqlx takes none) an exclusive lock on a file next to the database, so a second
+    /// migrator never re-runs a migration the first is applying.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
+        match &self.sqlite_file {
+            Some(file) => {
+                let mut lock_path = file.clone().into_os_string();
+                lock_path.push("-migrations.lock");
+                let lock = tokio::task::spawn_blocking(move || {
+                    let lock = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(lock_path)?;
+                    lock.lock()?;
+                    Ok::<_, std::io::Error>(lock)
+                })
+                .await
+                .map_err(|e| sqlx::migrate::MigrateError::Source(Box::new(e)))?
+                .map_err(|e| sqlx::migrate::MigrateError::Source(Box::new(e)))?;
+                let applied = SQLITE_MIGRATIONS.run(&self.write).await;
+                drop(lock);
+                applied
+            }
+            None => POSTGRES_MIGRATIONS.run(&self.write).await,
         }
     }
 
@@ -133,6 +158,22 @@ impl Db {
             Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.write.begin().await,
         }
+    }
+
+    /// Writes a consistent copy of this SQLite database to the new file `dest` with
+    /// `VACUUM INTO`, which reads one snapshot while writers carry on (WAL mode). SQLite refuses
+    /// a `dest` that exists and is not empty.
+    pub async fn backup_into(&self, dest: &std::path::Path) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Err(sqlx::Error::Configuration(
+                "VACUUM INTO copies SQLite databases only".into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest.to_string_lossy().into_owned())
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -61,6 +61,14 @@ pub enum CoreError {
         subscriber: String,
         credits: i64,
     },
+    #[error(
+        "You are making changes too quickly: at most {per_minute} a minute, {burst} in a row. Please wait {wait_secs} seconds and try again."
+    )]
+    TooFast {
+        wait_secs: i64,
+        per_minute: u32,
+        burst: u32,
+    },
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -14,6 +14,7 @@ pub mod connections;
 pub mod conversation;
 mod core;
 mod db;
+pub mod deployment;
 pub mod domain;
 mod error;
 mod idempotency;
@@ -22,12 +23,13 @@ pub mod notify;
 pub mod ops;
 pub mod payments;
 pub mod queries;
+pub mod ratelimit;
 mod secrets;
 pub mod sync;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use crate::core::{Core, Policy};
+pub use crate::core::{Core, KeyClaim, Policy};
 pub use actor::Actor;
 pub use db::{Backend, Db};
 pub use error::CoreError;

@@ -23,12 +23,18 @@ pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
+/// What the key fingerprint hashes along with the key, so it is no hash of the key alone.
+const FINGERPRINT_LABEL: &[u8] = b"resellerbot credentials key fingerprint v1\0";
+
 /// Encrypts subscriber passwords and tokens so that a copy of the database alone does not give
 /// away every line, while the owning reseller can still be shown them again.
 ///
 /// ChaCha20-Poly1305 with a random nonce per value, and the subscriber's username as associated
 /// data, so a ciphertext copied onto another row does not decrypt.
-pub struct CredentialCipher(ChaCha20Poly1305);
+pub struct CredentialCipher {
+    aead: ChaCha20Poly1305,
+    fingerprint: String,
+}
 
 impl std::fmt::Debug for CredentialCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,9 +54,19 @@ impl CredentialCipher {
                 bytes.len()
             ));
         }
-        Ok(CredentialCipher(ChaCha20Poly1305::new(Key::from_slice(
-            &bytes,
-        ))))
+        let mut label = Sha256::new();
+        label.update(FINGERPRINT_LABEL);
+        label.update(&bytes);
+        Ok(CredentialCipher {
+            aead: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+            fingerprint: hex::encode(label.finalize()),
+        })
+    }
+
+    /// Names the key without giving it away: SHA-256 of a fixed label and the key, in hex.
+    /// Instances sharing a database compare it to know they hold the same key.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// A new random key, base64-encoded.
@@ -64,7 +80,7 @@ impl CredentialCipher {
         let mut nonce = [0u8; 12];
         rand::rng().fill(&mut nonce);
         let sealed = self
-            .0
+            .aead
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -90,7 +106,7 @@ impl CredentialCipher {
         }
         let (nonce, sealed) = bytes.split_at(12);
         let plain = self
-            .0
+            .aead
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -116,6 +132,18 @@ mod tests {
         assert!(c.decrypt("alice", &sealed).is_err());
         let other = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
         assert!(other.decrypt("bob", &sealed).is_err());
+    }
+
+    #[test]
+    fn fingerprints_tell_keys_apart_without_showing_them() {
+        let key = CredentialCipher::generate_key();
+        let a = CredentialCipher::from_base64(&key).unwrap();
+        let b = CredentialCipher::from_base64(&format!(" {key}\n")).unwrap();
+        let other = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), other.fingerprint());
+        assert_eq!(a.fingerprint().len(), 64);
+        assert!(!format!("{a:?}").contains(a.fingerprint()));
     }
 
     #[test]

@@ -219,6 +219,11 @@ impl TestApp {
         );
     }
 
+    /// The credentials key this app runs with (`CREDENTIALS_KEY`).
+    pub fn credentials_key(&self) -> Option<&str> {
+        self.settings.credentials_key.as_deref()
+    }
+
     pub fn database_url(&self) -> &str {
         &self.settings.database_url
     }

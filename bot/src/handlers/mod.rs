@@ -65,16 +65,13 @@ impl Ctx {
         self.say(&reply::error_text(e)).await
     }
 
-    /// Applies the per-reseller rate limit to a changing action; `false` (and a message) if over it.
+    /// Applies the per-reseller rate limit to a changing action; `false` (and a message saying
+    /// when to try again) if over it.
     pub(crate) async fn within_rate_limit(&self) -> Result<bool, HandlerError> {
-        match self.app.limiter.check(&self.actor) {
+        match self.app.limiter.check(&self.app.core, &self.actor).await {
             Ok(()) => Ok(true),
-            Err(wait) => {
-                self.say(&format!(
-                    "⏳ You are making changes too quickly. Please wait {} seconds and try again.",
-                    wait.as_secs().max(1)
-                ))
-                .await?;
+            Err(e) => {
+                self.refuse(&e).await?;
                 Ok(false)
             }
         }
