@@ -100,6 +100,7 @@ impl Application {
             manual_instructions: settings.manual_payment_instructions.clone(),
             checkout: settings.checkout(),
             import: settings.playlist_import(),
+            mode: settings.bot_mode().map_err(anyhow::Error::msg)?,
         };
         Ok(Application {
             core,
@@ -142,11 +143,13 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
+        let intake = reseller_bot::Intake::new(self.core.clone());
         let http = tokio::spawn(reseller_webhooks::serve(
             self.listener,
             self.core.clone(),
             self.payments,
             self.server,
+            reseller_bot::webhook_routes(&self.bot, &intake),
             stopped(),
         ));
         let sync = self.sync.map(|(backend, retry)| {
@@ -162,7 +165,12 @@ impl Application {
             self.payment_replay_after,
             stopped(),
         ));
-        let bot = tokio::spawn(reseller_bot::run(self.core.clone(), self.bot, stopped()));
+        let bot = tokio::spawn(reseller_bot::run(
+            self.core.clone(),
+            self.bot,
+            intake,
+            stopped(),
+        ));
         let trigger = tx.clone();
         tokio::spawn(async move {
             stop.await;

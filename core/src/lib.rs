@@ -24,6 +24,7 @@ pub mod payments;
 pub mod queries;
 mod secrets;
 pub mod sync;
+pub mod telegram_updates;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 

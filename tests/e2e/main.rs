@@ -23,3 +23,4 @@ mod rules;
 mod security;
 mod subscribers;
 mod sync;
+mod webhook_mode;
