@@ -251,13 +251,17 @@ impl Settings {
                     set(&self.telegram_webhook_url),
                     set(&self.telegram_webhook_secret),
                 ) else {
-                    return Err("BOT_MODE=webhook needs TELEGRAM_WEBHOOK_URL (this server's public \
+                    return Err(
+                        "BOT_MODE=webhook needs TELEGRAM_WEBHOOK_URL (this server's public \
                                 base URL, e.g. https://bot.example.com) and \
                                 TELEGRAM_WEBHOOK_SECRET (e.g. from `openssl rand -hex 32`)"
-                        .into());
+                            .into(),
+                    );
                 };
                 let base_url: url::Url = url.parse().map_err(|e| {
-                    format!("TELEGRAM_WEBHOOK_URL is not a URL ({e}); use e.g. https://bot.example.com")
+                    format!(
+                        "TELEGRAM_WEBHOOK_URL is not a URL ({e}); use e.g. https://bot.example.com"
+                    )
                 })?;
                 if !matches!(base_url.scheme(), "https" | "http") {
                     return Err(format!(
@@ -535,7 +539,11 @@ mod tests {
         assert!(s.bot_mode().unwrap_err().contains("A-Z, a-z"));
         s.telegram_webhook_secret = Some("s3cret_s3cret-s3cret".into());
         s.telegram_webhook_max_connections = 101;
-        assert!(s.bot_mode().unwrap_err().contains("from 1 to 100, it is 101"));
+        assert!(
+            s.bot_mode()
+                .unwrap_err()
+                .contains("from 1 to 100, it is 101")
+        );
         s.telegram_webhook_max_connections = 7;
         assert!(s.check().is_ok());
         assert!(!format!("{s:?}").contains("s3cret"));

@@ -3,6 +3,8 @@
 
 use crate::handlers;
 use crate::ratelimit::ActionLimiter;
+use crate::updates::Intake;
+use crate::webhook::WebhookSettings;
 use reseller_core::Core;
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -10,8 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
-use crate::updates::Intake;
-use crate::webhook::WebhookSettings;
 
 /// What the bot needs from configuration.
 pub struct BotSettings {

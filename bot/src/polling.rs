@@ -29,10 +29,12 @@ pub(crate) async fn refuse_webhook(bot: &Bot, delete: bool) -> Result<(), String
         return Ok(());
     }
     if !delete {
-        return Err("a webhook is set for this bot, so it cannot poll for updates: set \
+        return Err(
+            "a webhook is set for this bot, so it cannot poll for updates: set \
                     BOT_MODE=webhook to receive them there, or TELEGRAM_DELETE_WEBHOOK=true to \
                     remove the webhook and poll"
-            .into());
+                .into(),
+        );
     }
     retrying(|| bot.delete_webhook().into_future())
         .await

@@ -656,7 +656,11 @@ async fn handle(
         "getwebhookinfo" => {
             let inner = shared.inner.lock().expect("fake Telegram state");
             let url = inner.webhook.as_ref().map_or("", |w| w.url.as_str());
-            let pending = if url.is_empty() { 0 } else { inner.pending.len() };
+            let pending = if url.is_empty() {
+                0
+            } else {
+                inner.pending.len()
+            };
             ok(json!({
                 "url": url,
                 "has_custom_certificate": false,
@@ -782,9 +786,13 @@ async fn get_updates(shared: &Shared, params: &Value) -> Response {
     let _in_flight = {
         let mut inner = shared.inner.lock().expect("fake Telegram state");
         let conflict = if inner.webhook.is_some() {
-            Some("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            Some(
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
         } else if inner.polling > 0 {
-            Some("Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")
+            Some(
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+            )
         } else {
             None
         };
@@ -829,14 +837,11 @@ async fn deliver(shared: Arc<Shared>) {
     loop {
         let next = {
             let inner = shared.inner.lock().expect("fake Telegram state");
-            inner
-                .webhook
-                .clone()
-                .zip(inner.pending.first().cloned())
+            inner.webhook.clone().zip(inner.pending.first().cloned())
         };
         let Some((webhook, (id, update))) = next else {
-            let _ = tokio::time::timeout(Duration::from_millis(50), shared.new_update.notified())
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_millis(50), shared.new_update.notified()).await;
             continue;
         };
         let mut request = client

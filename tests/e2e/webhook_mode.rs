@@ -118,11 +118,15 @@ async fn a_webhook_update_without_the_secret_token_is_refused_and_not_handled() 
     assert!(replies(&app, ADMIN, before).is_empty());
 
     // The same update with the token is taken: the refused ones did not even record its id.
-    let response = post(Some(WEBHOOK_SECRET)).await.expect("the server answers");
+    let response = post(Some(WEBHOOK_SECRET))
+        .await
+        .expect("the server answers");
     assert_eq!(response.status(), 200);
     let reply = app.tg.wait_for(ADMIN, before, "").await;
     assert!(reply.text.contains("no balance"), "{}", reply.text);
-    let again = post(Some(WEBHOOK_SECRET)).await.expect("the server answers");
+    let again = post(Some(WEBHOOK_SECRET))
+        .await
+        .expect("the server answers");
     assert_eq!(again.status(), 200, "a redelivery is acknowledged");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(replies(&app, ADMIN, before).len(), 1);
@@ -196,4 +200,36 @@ async fn one_instance_polls_and_another_takes_over_when_it_stops() {
         replies(&second, ADMIN, before)
     );
     assert_eq!(tg.conflicts(), 0, "never two pollers at once");
+}
+
+#[tokio::test]
+async fn a_poller_that_loses_its_lock_connection_stops_polling() {
+    let first = TestApp::spawn().await;
+    if !first.database_url().starts_with("postgres") {
+        // SQLite has no lock to lose: its one process always polls.
+        return;
+    }
+    let second = first.peer().await;
+    // The poller's lock connection dies (a database failover, a network cut): another instance
+    // may have the lock at once, so the poller must stop rather than poll beside it.
+    first
+        .core
+        .tamper_for_tests(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+             AND granted AND database = (SELECT oid FROM pg_database \
+             WHERE datname = current_database())",
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let settled = first.tg.conflicts();
+    let before = first.tg.sent().len();
+    first.tg.send_text(ADMIN, "/balance");
+    first.tg.wait_for(ADMIN, before, "no balance").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(replies(&second, ADMIN, before).len(), 1);
+    assert_eq!(
+        first.tg.conflicts(),
+        settled,
+        "one instance polls again once the lock changed hands"
+    );
 }
