@@ -124,19 +124,16 @@ pub async fn run(
         ))
         .build();
 
-    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let poller = match settings.mode {
-        BotMode::Polling { .. } => {
-            let mut stopped = stopped.clone();
-            Some(tokio::spawn(crate::polling::run(
-                bot.clone(),
-                intake.feed.clone(),
-                i64::try_from(me.id.0).unwrap_or(i64::MAX),
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-            )))
-        }
+        BotMode::Polling { .. } => Some(tokio::spawn(crate::polling::run(
+            bot.clone(),
+            intake.feed.clone(),
+            i64::try_from(me.id.0).unwrap_or(i64::MAX),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))),
         BotMode::Webhook(_) => None,
     };
 
