@@ -180,6 +180,7 @@ impl Application {
             manual_instructions: settings.manual_payment_instructions.clone(),
             checkout: settings.checkout(),
             import: settings.playlist_import(),
+            mode: settings.bot_mode().map_err(anyhow::Error::msg)?,
         };
         Ok(Application {
             core,
@@ -227,6 +228,7 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
+        let intake = reseller_bot::Intake::new(self.core.clone());
         // Whichever part ends first, for a failure or because it was stopped, the others go
         // with it.
         let part = |name: &'static str, work: BoxFuture| {
@@ -248,6 +250,7 @@ impl Application {
                     self.core.clone(),
                     self.payments,
                     self.server,
+                    reseller_bot::webhook_routes(&self.bot, &intake),
                     stopped(),
                 );
                 async move { served.await.context("the HTTP server failed") }
@@ -275,7 +278,7 @@ impl Application {
                 Ok(())
             }),
         ));
-        let bot = reseller_bot::run(self.core.clone(), self.bot, stopped());
+        let bot = reseller_bot::run(self.core.clone(), self.bot, intake, stopped());
         parts.push(part(
             "the bot",
             Box::pin(async move { bot.await.map_err(anyhow::Error::msg) }),

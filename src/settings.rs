@@ -11,8 +11,13 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 36] = [
     "bot_token",
+    "bot_mode",
+    "telegram_webhook_url",
+    "telegram_webhook_secret",
+    "telegram_webhook_max_connections",
+    "telegram_delete_webhook",
     "sync_backend",
     "sync_xtream_url",
     "sync_xtream_access_path",
@@ -48,6 +53,16 @@ const ENV_KEYS: [&str; 31] = [
 #[derive(Clone, Deserialize)]
 pub struct Settings {
     pub bot_token: Option<String>,
+    /// How updates arrive: `polling` or `webhook`.
+    pub bot_mode: String,
+    /// Webhook mode: the public base URL of this server that Telegram delivers updates to.
+    pub telegram_webhook_url: Option<String>,
+    /// Webhook mode: the secret token Telegram sends with every update.
+    pub telegram_webhook_secret: Option<String>,
+    /// Webhook mode: how many connections Telegram may open at once to deliver updates.
+    pub telegram_webhook_max_connections: u32,
+    /// Polling mode: delete a webhook set for the bot instead of refusing to start.
+    pub telegram_delete_webhook: bool,
     pub telegram_api_url: url::Url,
     pub database_url: String,
     pub database_max_connections: u32,
@@ -131,6 +146,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("bot_token", &hidden(&self.bot_token))
             .field("telegram_api_url", &self.telegram_api_url.as_str())
+            .field("bot_mode", &self.bot_mode().ok())
             .field("database_url", &redact_url(&self.database_url))
             .field("admin_telegram_ids", &self.admin_telegram_ids)
             .field("http_addr", &self.http_addr)
@@ -219,8 +235,78 @@ impl Settings {
         }
     }
 
+    /// How the bot receives updates; webhook mode needs its URL and secret.
+    pub fn bot_mode(&self) -> Result<reseller_bot::BotMode, String> {
+        use reseller_bot::{BotMode, WebhookSettings};
+        match self.bot_mode.as_str() {
+            "polling" => Ok(BotMode::Polling {
+                delete_webhook: self.telegram_delete_webhook,
+            }),
+            "webhook" => {
+                let set = |o: &Option<String>| {
+                    o.as_deref()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                };
+                let (Some(url), Some(secret)) = (
+                    set(&self.telegram_webhook_url),
+                    set(&self.telegram_webhook_secret),
+                ) else {
+                    return Err(
+                        "BOT_MODE=webhook needs TELEGRAM_WEBHOOK_URL (this server's public \
+                                base URL, e.g. https://bot.example.com) and \
+                                TELEGRAM_WEBHOOK_SECRET (e.g. from `openssl rand -hex 32`)"
+                            .into(),
+                    );
+                };
+                let base_url: url::Url = url.parse().map_err(|e| {
+                    format!(
+                        "TELEGRAM_WEBHOOK_URL is not a URL ({e}); use e.g. https://bot.example.com"
+                    )
+                })?;
+                if !matches!(base_url.scheme(), "https" | "http") {
+                    return Err(format!(
+                        "TELEGRAM_WEBHOOK_URL must be an https:// URL (http:// only behind a proxy), it is {}://…",
+                        base_url.scheme()
+                    ));
+                }
+                if !(16..=256).contains(&secret.len())
+                    || !secret
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(format!(
+                        "TELEGRAM_WEBHOOK_SECRET must be 16 to 256 of the characters A-Z, a-z, \
+                         0-9, _ and - (Telegram's rule; it is {} characters long); make one with \
+                         `openssl rand -hex 32`",
+                        secret.chars().count()
+                    ));
+                }
+                let max_connections = u8::try_from(self.telegram_webhook_max_connections)
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "TELEGRAM_WEBHOOK_MAX_CONNECTIONS must be from 1 to 100, it is {}",
+                            self.telegram_webhook_max_connections
+                        )
+                    })?;
+                Ok(BotMode::Webhook(WebhookSettings {
+                    base_url,
+                    secret,
+                    max_connections,
+                }))
+            }
+            other => Err(format!(
+                "BOT_MODE must be polling or webhook; it is “{other}”"
+            )),
+        }
+    }
+
     fn check(&self) -> Result<(), String> {
         self.sync_backend()?;
+        self.bot_mode()?;
         if !(8..=64).contains(&self.policy.password_length) {
             return Err(format!(
                 "policy.password_length must be from 8 to 64, it is {}",
@@ -435,6 +521,36 @@ mod tests {
                 .contains("“abc” is not a numeric Telegram user id")
         );
         assert!(parse("-5").is_err());
+    }
+
+    #[test]
+    fn webhook_mode_needs_its_url_and_a_telegram_shaped_secret() {
+        let mut s = Settings::defaults();
+        assert!(matches!(
+            s.bot_mode(),
+            Ok(reseller_bot::BotMode::Polling {
+                delete_webhook: false
+            })
+        ));
+        s.bot_mode = "webhook".into();
+        assert!(s.bot_mode().unwrap_err().contains("TELEGRAM_WEBHOOK_URL"));
+        s.telegram_webhook_url = Some("https://bot.example.com".into());
+        s.telegram_webhook_secret = Some("short".into());
+        assert!(s.bot_mode().unwrap_err().contains("5 characters long"));
+        s.telegram_webhook_secret = Some("a".repeat(20) + "!");
+        assert!(s.bot_mode().unwrap_err().contains("A-Z, a-z"));
+        s.telegram_webhook_secret = Some("s3cret_s3cret-s3cret".into());
+        s.telegram_webhook_max_connections = 101;
+        assert!(
+            s.bot_mode()
+                .unwrap_err()
+                .contains("from 1 to 100, it is 101")
+        );
+        s.telegram_webhook_max_connections = 7;
+        assert!(s.check().is_ok());
+        assert!(!format!("{s:?}").contains("s3cret"));
+        s.bot_mode = "push".into();
+        assert!(s.bot_mode().unwrap_err().contains("“push”"));
     }
 
     #[test]

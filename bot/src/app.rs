@@ -1,7 +1,10 @@
-//! Wiring: the dispatcher, its long-polling listener, and the shared state handlers receive.
+//! Wiring: the dispatcher, where its updates come from (polling or the webhook), and the shared
+//! state handlers receive.
 
 use crate::handlers;
 use crate::ratelimit::ActionLimiter;
+use crate::updates::Intake;
+use crate::webhook::WebhookSettings;
 use reseller_core::Core;
 use reseller_core::ratelimit::ActionBudget;
 use std::future::Future;
@@ -10,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
-use teloxide::update_listeners::Polling;
 
 /// What the bot needs from configuration.
 pub struct BotSettings {
@@ -28,6 +30,19 @@ pub struct BotSettings {
     pub checkout: reseller_webhooks::checkout::CheckoutSettings,
     /// How `/channels import` reads playlists.
     pub import: crate::playlist::ImportSettings,
+    /// How updates arrive.
+    pub mode: BotMode,
+}
+
+/// How updates arrive (`BOT_MODE`).
+#[derive(Clone, Debug)]
+pub enum BotMode {
+    /// Long polling by one instance at a time. A webhook set for the bot is deleted first only
+    /// when `delete_webhook`; otherwise the bot refuses to start, as it may be another
+    /// deployment's.
+    Polling { delete_webhook: bool },
+    /// Telegram POSTs updates to the HTTP server (see [`webhook_routes`]).
+    Webhook(WebhookSettings),
 }
 
 impl std::fmt::Debug for BotSettings {
@@ -37,6 +52,7 @@ impl std::fmt::Debug for BotSettings {
             .field("api_url", &self.api_url.as_str())
             .field("actions_per_minute", &self.actions_per_minute)
             .field("action_burst", &self.action_burst)
+            .field("mode", &self.mode)
             .finish()
     }
 }
@@ -51,10 +67,21 @@ pub(crate) struct App {
     pub import: crate::playlist::ImportSettings,
 }
 
-/// Checks the token with Telegram, then answers updates by long polling until `stop` completes.
+/// The HTTP route Telegram delivers updates to in webhook mode; none in polling mode. The
+/// binary serves it with the others.
+pub fn webhook_routes(settings: &BotSettings, intake: &Intake) -> axum::Router {
+    match &settings.mode {
+        BotMode::Webhook(webhook) => crate::webhook::routes(webhook, intake),
+        BotMode::Polling { .. } => axum::Router::new(),
+    }
+}
+
+/// Checks the token with Telegram, then answers the updates that come into `intake` (by long
+/// polling, or through [`webhook_routes`]) until `stop` completes.
 pub async fn run(
     core: Core,
     settings: BotSettings,
+    intake: Intake,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let bot = Bot::new(settings.token).set_api_url(settings.api_url);
@@ -63,10 +90,18 @@ pub async fn run(
         .map_err(|e| format!("Telegram refused the bot token or could not be reached: {e}"))?;
     tracing::info!(username = %me.username(), "bot is up");
 
+    match &settings.mode {
+        BotMode::Polling { delete_webhook } => {
+            crate::polling::refuse_webhook(&bot, *delete_webhook).await?
+        }
+        BotMode::Webhook(webhook) => crate::webhook::register(&bot, webhook).await?,
+    }
+
     let outbox = tokio::spawn(crate::notifications::deliver_forever(
         bot.clone(),
         core.clone(),
     ));
+    let prune = tokio::spawn(prune_updates(core.clone()));
     let app = Arc::new(App {
         core,
         limiter: ActionLimiter::new(ActionBudget {
@@ -83,6 +118,8 @@ pub async fn run(
         ),
         import: settings.import,
     });
+    // The default distribution function keys updates by chat: one chat's updates are handled
+    // in order, different chats' concurrently.
     let mut dispatcher = Dispatcher::builder(bot.clone(), handlers::schema())
         .dependencies(dptree::deps![app])
         .default_handler(|_| async {})
@@ -91,9 +128,24 @@ pub async fn run(
         ))
         .build();
 
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let poller = match settings.mode {
+        BotMode::Polling { .. } => Some(tokio::spawn(crate::polling::run(
+            bot.clone(),
+            intake.feed.clone(),
+            i64::try_from(me.id.0).unwrap_or(i64::MAX),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))),
+        BotMode::Webhook(_) => None,
+    };
+
     let token = dispatcher.shutdown_token();
+    let stop_polling = stopping.clone();
     tokio::spawn(async move {
         stop.await;
+        let _ = stop_polling.send(true);
         // The dispatcher refuses to stop before it has started; try until it has.
         for _ in 0..200 {
             match token.shutdown() {
@@ -103,18 +155,32 @@ pub async fn run(
         }
     });
 
-    let listener = Polling::builder(bot)
-        .timeout(Duration::from_secs(10))
-        .delete_webhook()
-        .await
-        .build();
     let result = dispatcher
         .try_dispatch_with_listener(
-            listener,
-            LoggingErrorHandler::with_custom_text("Polling Telegram failed"),
+            intake.inbox,
+            LoggingErrorHandler::with_custom_text("Receiving updates failed"),
         )
         .await
         .map_err(|e| format!("the bot could not start: {e}"));
+    if let Some(poller) = poller {
+        // It stops with the dispatcher, however that ended, releasing the poller lock.
+        let _ = stopping.send(true);
+        let _ = poller.await;
+    }
     outbox.abort();
+    prune.abort();
     result
+}
+
+/// Forgets recorded update ids after a day, once an hour: redeliveries come within minutes.
+async fn prune_updates(core: Core) {
+    const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
+    let mut every = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        every.tick().await;
+        match core.prune_updates(KEEP).await {
+            Ok(pruned) => tracing::debug!(pruned, "pruned recorded Telegram update ids"),
+            Err(e) => tracing::warn!(error = %e, "could not prune recorded Telegram update ids"),
+        }
+    }
 }

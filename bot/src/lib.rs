@@ -14,9 +14,14 @@ mod html;
 mod keyboards;
 mod notifications;
 mod playlist;
+mod polling;
 mod ratelimit;
 mod render;
 mod reply;
+mod updates;
+mod webhook;
 
-pub use app::{BotSettings, run};
+pub use app::{BotMode, BotSettings, run, webhook_routes};
 pub use playlist::ImportSettings;
+pub use updates::Intake;
+pub use webhook::WebhookSettings;

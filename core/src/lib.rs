@@ -26,6 +26,7 @@ pub mod queries;
 pub mod ratelimit;
 mod secrets;
 pub mod sync;
+pub mod telegram_updates;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 

@@ -24,3 +24,4 @@ mod rules;
 mod security;
 mod subscribers;
 mod sync;
+mod webhook_mode;

@@ -12,6 +12,24 @@ use tokio::sync::oneshot;
 /// The admin's Telegram user id in every test.
 pub const ADMIN: i64 = 1_000;
 
+/// The webhook secret token of apps started with [`TestApp::spawn_webhook`].
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret_0123456789";
+
+/// Test settings against `tg` and a fresh database: polling, one admin, no rate limits.
+pub async fn test_settings(tg: &FakeTelegram) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.bot_token = Some("123456:TEST-TOKEN".into());
+    settings.telegram_api_url = tg.url().parse().expect("fake URL parses");
+    settings.database_url = reseller_core::testing::fresh_database_url().await;
+    settings.database_max_connections = 5;
+    settings.admin_telegram_ids = vec![ADMIN];
+    settings.http_addr = "127.0.0.1:0".parse().expect("address parses");
+    settings.credentials_key = Some(reseller_core::CredentialCipher::generate_key());
+    settings.rate_limit.actions_per_minute = 10_000.try_into().expect("non-zero");
+    settings.rate_limit.burst = 10_000.try_into().expect("non-zero");
+    settings
+}
+
 pub struct TestApp {
     pub tg: Arc<FakeTelegram>,
     pub http: SocketAddr,
@@ -29,21 +47,30 @@ impl TestApp {
     /// Starts the app with test settings adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let tg = Arc::new(FakeTelegram::start().await);
-        let mut settings = Settings::defaults();
-        settings.bot_token = Some("123456:TEST-TOKEN".into());
-        settings.telegram_api_url = tg.url().parse().expect("fake URL parses");
-        settings.database_url = reseller_core::testing::fresh_database_url().await;
-        settings.database_max_connections = 5;
-        settings.admin_telegram_ids = vec![ADMIN];
-        settings.http_addr = "127.0.0.1:0".parse().expect("address parses");
-        settings.credentials_key = Some(reseller_core::CredentialCipher::generate_key());
-        settings.rate_limit.actions_per_minute = 10_000.try_into().expect("non-zero");
-        settings.rate_limit.burst = 10_000.try_into().expect("non-zero");
+        let mut settings = test_settings(&tg).await;
         tweak(&mut settings);
         Self::boot(tg, settings).await
     }
 
-    async fn boot(tg: Arc<FakeTelegram>, settings: Settings) -> TestApp {
+    /// Starts the app in webhook mode with secret token [`WEBHOOK_SECRET`], its HTTP server on a
+    /// port chosen beforehand so that the webhook URL can name it.
+    pub async fn spawn_webhook(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::spawn_with(|s| {
+            s.bot_mode = "webhook".into();
+            s.http_addr = SocketAddr::from(([127, 0, 0, 1], port));
+            s.telegram_webhook_url = Some(format!("http://127.0.0.1:{port}"));
+            s.telegram_webhook_secret = Some(WEBHOOK_SECRET.into());
+            tweak(s);
+        })
+        .await
+    }
+
+    /// Starts the app with `settings` against `tg`; returns once it receives updates.
+    pub async fn boot(tg: Arc<FakeTelegram>, settings: Settings) -> TestApp {
         // Whoever runs the bot has pressed Start in it; resellers start it through their invite.
         for admin in &settings.admin_telegram_ids {
             tg.start_chat(*admin);
@@ -57,10 +84,15 @@ impl TestApp {
         let task = tokio::spawn(app.run(async move {
             let _ = stopped.await;
         }));
-        // The bot is up once it has asked Telegram for updates.
-        let polls = tg.calls("getUpdates");
+        // The bot is up once it has asked Telegram for updates, or set its webhook.
+        let method = if settings.bot_mode == "webhook" {
+            "setWebhook"
+        } else {
+            "getUpdates"
+        };
+        let before = tg.calls(method);
         for _ in 0..1000 {
-            if tg.calls("getUpdates") > polls {
+            if tg.calls(method) > before {
                 return TestApp {
                     tg,
                     http,
@@ -75,7 +107,7 @@ impl TestApp {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the bot never polled for updates");
+        panic!("the bot never asked Telegram for updates");
     }
 
     /// A second instance of the same deployment: its own process state (caches, sessions,
@@ -117,6 +149,11 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("the second instance never answered /healthz");
+    }
+
+    /// Stops the app the way a deploy does, and waits until it has.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
     }
 
     /// Stops the app the way a deploy does, and starts it again on the same database.

@@ -1,9 +1,12 @@
 //! An in-process fake of the Telegram Bot API: the app under test polls it for updates that the
-//! tests queue, and every message the app sends is recorded for the tests to read.
+//! tests queue (or, once it set a webhook, gets them POSTed), and every message the app sends is
+//! recorded for the tests to read.
 //!
 //! It is as strict as Telegram, so that what the fake accepts Telegram accepts too: it refuses
 //! invalid HTML, texts over 4,096 characters (captions over 1,024), and private chats whose user
-//! never wrote to the bot, with the status and description Telegram answers with.
+//! never wrote to the bot, with the status and description Telegram answers with; getUpdates
+//! answers 409 Conflict while a webhook is set or another getUpdates is in flight; a webhook
+//! delivery that fails (not 2xx, or too slow) is made again.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -69,7 +72,27 @@ struct Inner {
     refused: Vec<(String, i64, String)>,
     /// When set, refundStarPayment answers 400 with this description.
     refund_error: Option<String>,
+    /// The webhook set with setWebhook, if any.
+    webhook: Option<Webhook>,
+    /// Webhook deliveries made: (update id, HTTP status, or 0 when it failed or timed out).
+    deliveries: Vec<(i64, u16)>,
+    /// getUpdates calls in flight.
+    polling: usize,
+    /// getUpdates calls answered 409 Conflict.
+    conflicts: usize,
 }
+
+/// A webhook as setWebhook registered it.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub url: String,
+    pub secret_token: Option<String>,
+    pub allowed_updates: Vec<String>,
+    pub max_connections: Option<i64>,
+}
+
+/// How long a webhook delivery may take before Telegram gives up on it and tries again.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A failure a test injects.
 #[derive(Clone, Copy)]
@@ -111,6 +134,7 @@ impl FakeTelegram {
             .expect("fake Telegram binds");
         let url = format!("http://{}/", listener.local_addr().expect("has an address"));
         tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(deliver(shared.clone()));
         FakeTelegram { shared, url }
     }
 
@@ -177,6 +201,46 @@ impl FakeTelegram {
             update["update_id"] = json!(id);
             update
         });
+    }
+
+    /// Delivers update `update_id` again as it was, same id and all, as Telegram does when it
+    /// did not get a 2xx in time from the webhook or a poller did not confirm it.
+    pub fn resend(&self, update_id: i64) {
+        {
+            let mut inner = self.lock();
+            let update = inner
+                .queued
+                .get(&update_id)
+                .cloned()
+                .expect("update was queued");
+            inner.pending.push((update_id, update));
+        }
+        self.shared.new_update.notify_waiters();
+    }
+
+    /// A webhook set for the bot before the test, as another deployment of it would have.
+    pub fn set_webhook(&self, url: &str) {
+        self.lock().webhook = Some(Webhook {
+            url: url.to_string(),
+            secret_token: None,
+            allowed_updates: Vec::new(),
+            max_connections: None,
+        });
+    }
+
+    /// The webhook the bot set, if any.
+    pub fn webhook(&self) -> Option<Webhook> {
+        self.lock().webhook.clone()
+    }
+
+    /// Webhook deliveries so far: (update id, HTTP status, 0 for none).
+    pub fn deliveries(&self) -> Vec<(i64, u16)> {
+        self.lock().deliveries.clone()
+    }
+
+    /// How many getUpdates calls were answered 409 Conflict.
+    pub fn conflicts(&self) -> usize {
+        self.lock().conflicts
     }
 
     /// A photo (say, a payment receipt) from `user`.
@@ -568,6 +632,41 @@ async fn handle(
     match method.as_str() {
         "getme" => ok(bot_user()),
         "getupdates" => get_updates(&shared, &params).await,
+        "setwebhook" => {
+            let url = params["url"].as_str().unwrap_or_default().to_string();
+            let webhook = Webhook {
+                url: url.clone(),
+                secret_token: params["secret_token"].as_str().map(str::to_string),
+                allowed_updates: params["allowed_updates"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect(),
+                max_connections: int(&params["max_connections"]),
+            };
+            let mut inner = shared.inner.lock().expect("fake Telegram state");
+            inner.webhook = (!url.is_empty()).then_some(webhook);
+            ok(json!(true))
+        }
+        "deletewebhook" => {
+            shared.inner.lock().expect("fake Telegram state").webhook = None;
+            ok(json!(true))
+        }
+        "getwebhookinfo" => {
+            let inner = shared.inner.lock().expect("fake Telegram state");
+            let url = inner.webhook.as_ref().map_or("", |w| w.url.as_str());
+            let pending = if url.is_empty() {
+                0
+            } else {
+                inner.pending.len()
+            };
+            ok(json!({
+                "url": url,
+                "has_custom_certificate": false,
+                "pending_update_count": pending,
+            }))
+        }
         "sendmessage" | "editmessagetext" => {
             let edited = method == "editmessagetext";
             let chat_id = int(&params["chat_id"]).unwrap_or_default();
@@ -674,7 +773,37 @@ async fn handle(
     }
 }
 
+/// Marks a getUpdates call in flight until it is answered or its client goes away.
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.inner.lock().expect("fake Telegram state").polling -= 1;
+    }
+}
+
 async fn get_updates(shared: &Shared, params: &Value) -> Response {
+    let _in_flight = {
+        let mut inner = shared.inner.lock().expect("fake Telegram state");
+        let conflict = if inner.webhook.is_some() {
+            Some(
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
+        } else if inner.polling > 0 {
+            Some(
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+            )
+        } else {
+            None
+        };
+        if let Some(description) = conflict {
+            inner.conflicts += 1;
+            eprintln!("fake Telegram refused getUpdates: {description}");
+            return refuse(409, description);
+        }
+        inner.polling += 1;
+        InFlight(shared)
+    };
     let offset = int(&params["offset"]);
     let limit = int(&params["limit"]).unwrap_or(100).clamp(1, 100) as usize;
     let timeout = int(&params["timeout"]).unwrap_or(0);
@@ -699,4 +828,40 @@ async fn get_updates(shared: &Shared, params: &Value) -> Response {
     ok(Value::Array(take(
         &mut shared.inner.lock().expect("fake Telegram state"),
     )))
+}
+
+/// Telegram's side of a webhook: POSTs the oldest pending update to the webhook with its secret
+/// token, drops it on a 2xx and tries it again otherwise, one at a time, in order.
+async fn deliver(shared: Arc<Shared>) {
+    let client = reqwest::Client::new();
+    loop {
+        let next = {
+            let inner = shared.inner.lock().expect("fake Telegram state");
+            inner.webhook.clone().zip(inner.pending.first().cloned())
+        };
+        let Some((webhook, (id, update))) = next else {
+            let _ =
+                tokio::time::timeout(Duration::from_millis(50), shared.new_update.notified()).await;
+            continue;
+        };
+        let mut request = client
+            .post(&webhook.url)
+            .timeout(DELIVERY_TIMEOUT)
+            .json(&update);
+        if let Some(secret) = &webhook.secret_token {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        let status = request.send().await.map_or(0, |r| r.status().as_u16());
+        let delivered = (200..300).contains(&status);
+        {
+            let mut inner = shared.inner.lock().expect("fake Telegram state");
+            inner.deliveries.push((id, status));
+            if delivered && inner.pending.first().is_some_and(|(first, _)| *first == id) {
+                inner.pending.remove(0);
+            }
+        }
+        if !delivered {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

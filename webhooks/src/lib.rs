@@ -63,17 +63,20 @@ pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router
         })
 }
 
-/// Serves `router` on `listener` until `stop` completes, then finishes the requests in flight.
+/// Serves `router` and `extra` (routes of other front ends, e.g. the bot's Telegram webhook) on
+/// `listener` until `stop` completes, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     core: Core,
     secrets: PaymentSecrets,
     server: ServerInfo,
+    extra: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tidy = tokio::spawn(drop_expired(core.clone()));
-    let app =
-        router(core, secrets, server).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(core, secrets, server)
+        .merge(extra)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await;
