@@ -62,9 +62,16 @@ pub async fn run(
         .map_err(|e| format!("Telegram refused the bot token or could not be reached: {e}"))?;
     tracing::info!(username = %me.username(), "bot is up");
 
-    let outbox = tokio::spawn(crate::notifications::deliver_forever(
+    // Stops the notification sender with the bot, so it gives back what it claimed.
+    let (halt, halted) = tokio::sync::watch::channel(false);
+    let halt = Arc::new(halt);
+    let outbox = tokio::spawn(crate::notifications::deliver_until(
         bot.clone(),
         core.clone(),
+        async move {
+            let mut halted = halted;
+            let _ = halted.wait_for(|h| *h).await;
+        },
     ));
     let app = Arc::new(App {
         core,
@@ -88,8 +95,10 @@ pub async fn run(
         .build();
 
     let token = dispatcher.shutdown_token();
+    let halt_on_stop = halt.clone();
     tokio::spawn(async move {
         stop.await;
+        halt_on_stop.send_replace(true);
         // The dispatcher refuses to stop before it has started; try until it has.
         for _ in 0..200 {
             match token.shutdown() {
@@ -111,6 +120,10 @@ pub async fn run(
         )
         .await
         .map_err(|e| format!("the bot could not start: {e}"));
-    outbox.abort();
+    // However the dispatcher ended, the sender finishes the message in hand and stops.
+    halt.send_replace(true);
+    if let Err(e) = outbox.await {
+        tracing::error!(error = %e, "the notification sender panicked");
+    }
     result
 }

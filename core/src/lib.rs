@@ -17,6 +17,7 @@ mod db;
 pub mod domain;
 mod error;
 mod idempotency;
+pub mod lease;
 pub mod ledger;
 pub mod notify;
 pub mod ops;
