@@ -12,6 +12,7 @@ mod http;
 mod linking;
 mod messages;
 mod money;
+mod outbox;
 mod panel;
 mod payments;
 mod player_api;
