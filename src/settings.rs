@@ -453,6 +453,24 @@ mod tests {
     }
 
     #[test]
+    fn lease_lengths_reach_the_policy_and_are_bounded() {
+        let mut s = Settings::defaults();
+        let policy = s.policy();
+        assert_eq!(
+            (
+                policy.sync_lease.as_secs(),
+                policy.notification_lease.as_secs()
+            ),
+            (60, 30)
+        );
+        s.notification_lease_secs = 2;
+        assert_eq!(
+            s.check().unwrap_err(),
+            "notification_lease_secs must be from 3 to 3600 seconds, it is 2"
+        );
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let mut s = Settings::defaults();
         s.bot_token = Some("123:supersecret".into());
