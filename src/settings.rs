@@ -90,6 +90,11 @@ pub struct Settings {
     pub sync_webhook_secret: Option<String>,
     /// First retry delay of a failed sync, in seconds; it doubles per attempt.
     pub sync_retry_base_secs: f64,
+    /// How long a claimed sync job stays this instance's unless renewed; longer than a request
+    /// to the panel (20 s), so a live worker never loses a job in flight.
+    pub sync_lease_secs: u64,
+    /// How long a claimed batch of notifications stays this instance's unless renewed.
+    pub notification_lease_secs: u64,
     /// A stored payment event still unapplied this many seconds after it arrived is applied by
     /// the replay worker.
     pub payment_replay_after_secs: u64,
@@ -319,6 +324,16 @@ impl Settings {
                 self.channels.max_playlist_mb
             ));
         }
+        for (name, secs) in [
+            ("sync_lease_secs", self.sync_lease_secs),
+            ("notification_lease_secs", self.notification_lease_secs),
+        ] {
+            if !(3..=3600).contains(&secs) {
+                return Err(format!(
+                    "{name} must be from 3 to 3600 seconds, it is {secs}"
+                ));
+            }
+        }
         if self.policy.invite_ttl_hours < 1 {
             return Err(format!(
                 "policy.invite_ttl_hours must be at least 1, it is {}",
@@ -437,6 +452,8 @@ impl Settings {
             failed_login_interval: std::time::Duration::from_secs(
                 p.failed_login_wait_secs.get().into(),
             ),
+            sync_lease: std::time::Duration::from_secs(self.sync_lease_secs),
+            notification_lease: std::time::Duration::from_secs(self.notification_lease_secs),
         }
     }
 }
@@ -551,6 +568,24 @@ mod tests {
         assert!(!format!("{s:?}").contains("s3cret"));
         s.bot_mode = "push".into();
         assert!(s.bot_mode().unwrap_err().contains("“push”"));
+    }
+
+    #[test]
+    fn lease_lengths_reach_the_policy_and_are_bounded() {
+        let mut s = Settings::defaults();
+        let policy = s.policy();
+        assert_eq!(
+            (
+                policy.sync_lease.as_secs(),
+                policy.notification_lease.as_secs()
+            ),
+            (60, 30)
+        );
+        s.notification_lease_secs = 2;
+        assert_eq!(
+            s.check().unwrap_err(),
+            "notification_lease_secs must be from 3 to 3600 seconds, it is 2"
+        );
     }
 
     #[test]

@@ -97,9 +97,16 @@ pub async fn run(
         BotMode::Webhook(webhook) => crate::webhook::register(&bot, webhook).await?,
     }
 
-    let outbox = tokio::spawn(crate::notifications::deliver_forever(
+    // Stops the notification sender with the bot, so it gives back what it claimed.
+    let (halt, halted) = tokio::sync::watch::channel(false);
+    let halt = Arc::new(halt);
+    let outbox = tokio::spawn(crate::notifications::deliver_until(
         bot.clone(),
         core.clone(),
+        async move {
+            let mut halted = halted;
+            let _ = halted.wait_for(|h| *h).await;
+        },
     ));
     let prune = tokio::spawn(prune_updates(core.clone()));
     let app = Arc::new(App {
@@ -143,9 +150,11 @@ pub async fn run(
 
     let token = dispatcher.shutdown_token();
     let stop_polling = stopping.clone();
+    let halt_on_stop = halt.clone();
     tokio::spawn(async move {
         stop.await;
         let _ = stop_polling.send(true);
+        halt_on_stop.send_replace(true);
         // The dispatcher refuses to stop before it has started; try until it has.
         for _ in 0..200 {
             match token.shutdown() {
@@ -167,8 +176,12 @@ pub async fn run(
         let _ = stopping.send(true);
         let _ = poller.await;
     }
-    outbox.abort();
     prune.abort();
+    // However the dispatcher ended, the sender finishes the message in hand and stops.
+    halt.send_replace(true);
+    if let Err(e) = outbox.await {
+        tracing::error!(error = %e, "the notification sender panicked");
+    }
     result
 }
 

@@ -50,6 +50,10 @@ pub struct Policy {
     /// `failed_login_interval`, and until then even the right password waits.
     pub failed_login_burst: u32,
     pub failed_login_interval: std::time::Duration,
+    /// How long a claimed sync job stays this instance's unless renewed (longer than a request
+    /// to the panel), and a claimed batch of notifications (see `lease`).
+    pub sync_lease: std::time::Duration,
+    pub notification_lease: std::time::Duration,
 }
 
 impl Default for Policy {
@@ -64,6 +68,8 @@ impl Default for Policy {
             access_cache_capacity: 50_000,
             failed_login_burst: 20,
             failed_login_interval: std::time::Duration::from_secs(1),
+            sync_lease: std::time::Duration::from_secs(60),
+            notification_lease: std::time::Duration::from_secs(30),
         }
     }
 }

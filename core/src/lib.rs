@@ -18,6 +18,7 @@ pub mod deployment;
 pub mod domain;
 mod error;
 mod idempotency;
+pub mod lease;
 pub mod ledger;
 pub mod notify;
 pub mod ops;

@@ -6,6 +6,7 @@
 use crate::core::now;
 use crate::db::Tx;
 use crate::domain::ResellerId;
+use crate::lease::{Lease, Outbox, held};
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::thousands;
 use crate::{Actor, Core, CoreError, Result, audit, notify};
@@ -46,8 +47,8 @@ impl JobKind {
     }
 }
 
-/// A job as the worker sees it, with the subscriber's state right after the change (`None`
-/// for a deletion).
+/// A job as the worker claimed it, with the subscriber's state right after the change (`None`
+/// for a deletion). Its results are recorded only under its lease.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: i64,
@@ -55,6 +56,7 @@ pub struct Job {
     pub username: String,
     pub attempts: i64,
     pub current: Option<SubscriberState>,
+    pub lease: Lease,
 }
 
 #[derive(Clone)]
@@ -130,9 +132,12 @@ pub(crate) async fn enqueue(
 }
 
 impl Core {
-    /// Jobs due now, oldest first, at most one per subscriber, and only a subscriber's oldest
-    /// unfinished job: a later change never overtakes an earlier one, and a failed job holds
-    /// back the subscriber's later ones until an admin retries or drops it.
+    /// Claims the jobs due now for this instance, under a lease (see [`crate::lease`]): oldest
+    /// first, at most one per subscriber, and only a subscriber's oldest unfinished job, so a
+    /// later change never overtakes an earlier one, a job in another instance's hands (leased)
+    /// holds back the subscriber's later ones, and a failed job holds them back until an admin
+    /// retries or drops it. Jobs another instance holds are skipped; one whose lease ran out
+    /// (its owner died mid-delivery) is claimed again, its attempt already counted.
     ///
     /// A subscriber whose creation the panel refused and we refunded (refused on its first
     /// attempt, typically because the username belongs to another line there) has no line of
@@ -140,18 +145,29 @@ impl Core {
     /// creation (persisted, so its success counts as one), and a deletion is finished without
     /// being sent. Otherwise an enable, extension or deletion would reach a stranger's line of
     /// the same name.
-    pub async fn due_sync_jobs(&self, limit: i64) -> Result<Vec<Job>> {
-        let rows = sqlx::query(
-            "SELECT j.id, j.kind, j.subscriber, j.attempts, j.payload FROM sync_jobs j \
-             WHERE j.status IN ('pending', 'retrying') AND j.next_attempt_at <= $1 \
+    pub async fn claim_sync_jobs(&self, limit: i64) -> Result<Vec<Job>> {
+        let lease = self.lease();
+        let claim = format!(
+            "UPDATE sync_jobs SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+             SELECT j.id FROM sync_jobs j \
+             WHERE j.status IN ('pending', 'retrying') AND j.next_attempt_at <= $3 \
+             AND (j.lease_until IS NULL OR j.lease_until < $3) \
              AND NOT EXISTS (SELECT 1 FROM sync_jobs e WHERE e.subscriber = j.subscriber AND e.id < j.id \
                              AND e.status IN ('pending', 'retrying', 'failed')) \
-             ORDER BY j.id LIMIT $2",
-        )
-        .bind(now())
-        .bind(limit)
-        .fetch_all(self.db.read())
-        .await?;
+             ORDER BY j.id LIMIT $4{}) \
+             RETURNING id, kind, subscriber, attempts, payload",
+            self.skip_locked()
+        );
+        let mut tx = self.db.begin_write().await?;
+        let mut rows = sqlx::query(&claim)
+            .bind(&*lease.owner)
+            .bind(self.lease_until(Outbox::SyncJobs))
+            .bind(now())
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.sort_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
         let mut jobs = Vec::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.try_get("id")?;
@@ -162,6 +178,7 @@ impl Core {
                 if kind == JobKind::Delete {
                     self.set_job(
                         id,
+                        &lease,
                         "done",
                         Some("not sent: the panel never created this line"),
                         None,
@@ -169,7 +186,7 @@ impl Core {
                     .await?;
                     continue;
                 }
-                self.sync_as_creation(id).await?;
+                self.sync_as_creation(id, &lease).await?;
                 kind = JobKind::Create;
             }
             jobs.push(Job {
@@ -178,6 +195,7 @@ impl Core {
                 current: self.subscriber_state(&username, payload.as_deref())?,
                 attempts: r.try_get("attempts")?,
                 username,
+                lease: lease.clone(),
             });
         }
         Ok(jobs)
@@ -210,13 +228,17 @@ impl Core {
         Ok(created.is_none())
     }
 
-    /// Turns an open job into the creation of the line on the panel (see [`Core::due_sync_jobs`]).
-    async fn sync_as_creation(&self, id: i64) -> Result<()> {
+    /// Turns an open job we hold into the creation of the line on the panel (see
+    /// [`Core::claim_sync_jobs`]).
+    async fn sync_as_creation(&self, id: i64, lease: &Lease) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "UPDATE sync_jobs SET kind = 'create' WHERE id = $1 AND status IN ('pending', 'retrying')",
-        )
+        sqlx::query(&format!(
+            "UPDATE sync_jobs SET kind = 'create' WHERE id = $1 AND status IN ('pending', 'retrying') AND {}",
+            held(2, 3)
+        ))
         .bind(id)
+        .bind(&*lease.owner)
+        .bind(now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -247,13 +269,20 @@ impl Core {
     /// request: if the process dies after the panel applied the change but before the answer
     /// was recorded, the job still shows an attempt that may have reached the panel, so a later
     /// refusal is never taken for "never got there" (and refunded). `false` if the job is no
-    /// longer open (an admin dropped it meanwhile): then it must not be sent.
-    pub async fn sync_attempt_started(&self, id: i64) -> Result<bool> {
+    /// longer open (an admin dropped it meanwhile) or no longer ours (the lease ran out and
+    /// another instance may have it): then it must not be sent. Renews the job's lease, so the
+    /// request has a full lease to get its answer in.
+    pub async fn sync_attempt_started(&self, job: &Job) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
-        let started = sqlx::query(
-            "UPDATE sync_jobs SET attempts = attempts + 1 WHERE id = $1 AND status IN ('pending', 'retrying')",
-        )
-        .bind(id)
+        let started = sqlx::query(&format!(
+            "UPDATE sync_jobs SET attempts = attempts + 1, lease_until = $1 \
+             WHERE id = $2 AND status IN ('pending', 'retrying') AND {}",
+            held(3, 4)
+        ))
+        .bind(self.lease_until(Outbox::SyncJobs))
+        .bind(job.id)
+        .bind(&*job.lease.owner)
+        .bind(now())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -261,39 +290,54 @@ impl Core {
         Ok(started == 1)
     }
 
-    pub async fn sync_delivered(&self, id: i64) -> Result<()> {
-        self.set_job(id, "done", None, None).await
+    /// The panel applied the job. `false` if the answer came too late to count: the lease ran
+    /// out, and the job is someone else's to decide (or already decided).
+    pub async fn sync_delivered(&self, job: &Job) -> Result<bool> {
+        self.set_job(job.id, &job.lease, "done", None, None).await
     }
 
-    /// The panel could not be reached or failed for now: try again after `delay_secs`.
-    pub async fn sync_retry_later(&self, id: i64, error: &str, delay_secs: i64) -> Result<()> {
-        self.set_job(id, "retrying", Some(&clip(error)), Some(now() + delay_secs))
-            .await
+    /// The panel could not be reached or failed for now: try again after `delay_secs`. `false`
+    /// if the lease ran out first (a late failure never reopens a job).
+    pub async fn sync_retry_later(&self, job: &Job, error: &str, delay_secs: i64) -> Result<bool> {
+        self.set_job(
+            job.id,
+            &job.lease,
+            "retrying",
+            Some(&clip(error)),
+            Some(now() + delay_secs),
+        )
+        .await
     }
 
-    /// A job's outcome. Attempts were counted when they started; a dropped job stays dropped.
+    /// A job's outcome, recorded only under a live lease, which it gives back. Attempts were
+    /// counted when they started; a dropped job stays dropped.
     async fn set_job(
         &self,
         id: i64,
+        lease: &Lease,
         status: &str,
         error: Option<&str>,
         next: Option<i64>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
+        let recorded = sqlx::query(&format!(
             "UPDATE sync_jobs SET status = $1, last_error = COALESCE($2, last_error), \
-             next_attempt_at = COALESCE($3, next_attempt_at), finished_at = CASE WHEN $1 = 'done' THEN $4 ELSE finished_at END \
-             WHERE id = $5 AND status IN ('pending', 'retrying')",
-        )
+             next_attempt_at = COALESCE($3, next_attempt_at), finished_at = CASE WHEN $1 = 'done' THEN $4 ELSE finished_at END, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE id = $5 AND status IN ('pending', 'retrying') AND {}",
+            held(6, 4)
+        ))
         .bind(status)
         .bind(error)
         .bind(next)
         .bind(now())
         .bind(id)
+        .bind(&*lease.owner)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(recorded == 1)
     }
 
     /// The panel refused the job for good. A refused creation gives its credits back, once,
@@ -302,18 +346,25 @@ impl Core {
     /// refusal of the first attempt is refunded: after an earlier attempt (answered or not,
     /// even one cut short by a crash) the refusal may be the panel refusing our own line, so
     /// the admins decide. The reseller is told about a refund; the admins always are.
-    pub async fn sync_rejected(&self, id: i64, error: &str) -> Result<()> {
+    /// Recorded only under a live lease (`false` otherwise): a late refusal never closes a job
+    /// another instance delivered, nor refunds one twice.
+    pub async fn sync_rejected(&self, job: &Job, error: &str) -> Result<bool> {
+        let id = job.id;
         let error = clip(error);
+        let now = now();
         let mut tx = self.db.begin_write().await?;
-        let row: Option<(String, String, Option<i64>, i64, i64)> = sqlx::query_as(
+        let row: Option<(String, String, Option<i64>, i64, i64)> = sqlx::query_as(&format!(
             "SELECT kind, subscriber, reseller_id, refund_credits, attempts FROM sync_jobs \
-             WHERE id = $1 AND status IN ('pending', 'retrying')",
-        )
+             WHERE id = $1 AND status IN ('pending', 'retrying') AND {}",
+            held(2, 3)
+        ))
         .bind(id)
+        .bind(&*job.lease.owner)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((kind, username, reseller, credits, attempts)) = row else {
-            return Ok(());
+            return Ok(false);
         };
         let key = refund_key(id);
         let refunded: Option<i64> =
@@ -330,14 +381,24 @@ impl Core {
         } else {
             error
         };
-        sqlx::query(
-            "UPDATE sync_jobs SET status = 'failed', last_error = $1, finished_at = $2 WHERE id = $3",
-        )
+        // Conditional again: on PostgreSQL the lease may have run out and been claimed since
+        // the read above; then nothing here is recorded.
+        let closed = sqlx::query(&format!(
+            "UPDATE sync_jobs SET status = 'failed', last_error = $1, finished_at = $2, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND status IN ('pending', 'retrying') AND {}",
+            held(4, 2)
+        ))
         .bind(&error)
-        .bind(now())
+        .bind(now)
         .bind(id)
+        .bind(&*job.lease.owner)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if closed != 1 {
+            return Ok(false);
+        }
         let refund_to = reseller.filter(|_| paid_creation && !ambiguous);
         if let Some(reseller) = refund_to {
             let moved = ledger::post(
@@ -391,7 +452,7 @@ impl Core {
         if refund_to.is_some() {
             self.access.forget(&username);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Jobs not delivered yet, and the ones that failed, newest first (admins).

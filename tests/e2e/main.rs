@@ -13,6 +13,7 @@ mod instances_startup;
 mod linking;
 mod messages;
 mod money;
+mod outbox;
 mod panel;
 mod payments;
 mod player_api;

@@ -19,6 +19,8 @@ pub enum Mode {
     Hang,
     /// Answers every request with this HTTP status (a wrong secret or path, say).
     Status(u16),
+    /// Up, but takes this many milliseconds over each request, as a loaded panel does.
+    Slow(u64),
 }
 
 struct Inner {
@@ -87,13 +89,15 @@ async fn event(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let hang = {
+    let mode = {
         let mut inner = shared.lock().unwrap();
         inner.attempts += 1;
-        inner.mode == Mode::Hang
+        inner.mode
     };
-    if hang {
-        std::future::pending::<()>().await;
+    match mode {
+        Mode::Hang => std::future::pending::<()>().await,
+        Mode::Slow(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        _ => {}
     }
     let mut inner = shared.lock().unwrap();
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -103,7 +107,7 @@ async fn event(
             return (StatusCode::CONFLICT, "username already exists").into_response();
         }
         Mode::Status(code) => return status(code),
-        Mode::Up | Mode::RefuseCreates | Mode::Hang => {}
+        Mode::Up | Mode::RefuseCreates | Mode::Hang | Mode::Slow(_) => {}
     }
     let mut h = headers.clone();
     h.insert("x-raw-body", body.parse().unwrap());

@@ -302,6 +302,9 @@ fn serve(
         .env("HTTP_ADDR", "127.0.0.1:0")
         .env("CREDENTIALS_KEY", key)
         .env("RESELLERBOT_SYNC_RETRY_BASE_SECS", "0.05")
+        // A killed instance keeps its leases until they run out: short ones, so the next
+        // instance takes its jobs over within the tests' patience.
+        .env("RESELLERBOT_SYNC_LEASE_SECS", "3")
         .envs(sync.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
         .stderr(log)

@@ -7,6 +7,7 @@
 
 use hmac::{Hmac, Mac};
 use reseller_core::Core;
+use reseller_core::lease::{Outbox, Step};
 use reseller_core::sync::{Job, JobKind};
 use serde_json::json;
 use std::future::Future;
@@ -68,8 +69,10 @@ enum Delivery {
     Refused(String),
 }
 
-/// Runs until `stop` completes. `retry_base` is the first retry delay; it doubles per attempt
-/// up to five minutes, with ±50 % jitter so a recovering panel is not hit all at once.
+/// Runs until `stop` completes, then gives back the jobs it claimed but did not start.
+/// `retry_base` is the first retry delay; it doubles per attempt up to five minutes, with ±50 %
+/// jitter so a recovering panel is not hit all at once. Jobs are claimed under a lease, so other
+/// instances on the same database never send them too.
 pub async fn run(
     core: Core,
     backend: Backend,
@@ -80,53 +83,61 @@ pub async fn run(
         .timeout(Duration::from_secs(20))
         .build()
         .expect("an HTTP client builds");
-    tokio::pin!(stop);
-    loop {
-        let jobs = match core.due_sync_jobs(20).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::error!(error = ?e, "could not read the sync outbox");
-                Vec::new()
+    core.work_leased(
+        Outbox::SyncJobs,
+        Duration::from_millis(300),
+        stop,
+        || core.claim_sync_jobs(20),
+        |job| {
+            let (core, client, backend) = (core.clone(), client.clone(), backend.clone());
+            async move {
+                send(&core, &client, &backend, retry_base, &job).await;
+                Step::Next
             }
-        };
-        for job in &jobs {
-            // Committed before the request, so a crash mid-delivery still counts as an attempt.
-            match core.sync_attempt_started(job.id).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::error!(job = job.id, error = ?e, "could not record a sync attempt");
-                    continue;
-                }
-            }
-            let outcome = deliver(&client, &backend, job).await;
-            let password = job.current.as_ref().map_or("", |s| s.password.as_str());
-            let clean = |why: &str| scrub(why, &[backend.secret(), password]);
-            let recorded = match outcome {
-                Delivery::Done => core.sync_delivered(job.id).await,
-                Delivery::Later(why) => {
-                    let why = clean(&why);
-                    let delay = retry_base.as_secs_f64() * 2f64.powi(job.attempts.min(16) as i32);
-                    let secs = (delay.min(300.0) * rand::random_range(0.5..1.5)).ceil() as i64;
-                    tracing::warn!(job = job.id, error = %why, retry_in = secs, "panel sync will be retried");
-                    core.sync_retry_later(job.id, &why, secs.max(1)).await
-                }
-                // Core decides about the refund: only a refusal of the first attempt is one.
-                Delivery::Refused(why) => core.sync_rejected(job.id, &clean(&why)).await,
-            };
-            if let Err(e) = recorded {
-                tracing::error!(job = job.id, error = ?e, "could not record a sync result");
-            }
+        },
+    )
+    .await;
+}
+
+/// Sends one claimed job and records what the panel said, under the job's lease.
+async fn send(
+    core: &Core,
+    client: &reqwest::Client,
+    backend: &Backend,
+    retry_base: Duration,
+    job: &Job,
+) {
+    // Committed before the request, so a crash mid-delivery still counts as an attempt.
+    match core.sync_attempt_started(job).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(job = job.id, error = ?e, "could not record a sync attempt");
+            return;
         }
-        let idle = if jobs.is_empty() {
-            Duration::from_millis(300)
-        } else {
-            Duration::ZERO
-        };
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(idle) => {}
+    }
+    let outcome = deliver(client, backend, job).await;
+    let password = job.current.as_ref().map_or("", |s| s.password.as_str());
+    let clean = |why: &str| scrub(why, &[backend.secret(), password]);
+    let recorded = match outcome {
+        Delivery::Done => core.sync_delivered(job).await,
+        Delivery::Later(why) => {
+            let why = clean(&why);
+            let delay = retry_base.as_secs_f64() * 2f64.powi(job.attempts.min(16) as i32);
+            let secs = (delay.min(300.0) * rand::random_range(0.5..1.5)).ceil() as i64;
+            tracing::warn!(job = job.id, error = %why, retry_in = secs, "panel sync will be retried");
+            core.sync_retry_later(job, &why, secs.max(1)).await
         }
+        // Core decides about the refund: only a refusal of the first attempt is one.
+        Delivery::Refused(why) => core.sync_rejected(job, &clean(&why)).await,
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            job = job.id,
+            "the panel answered after this instance's lease on the job ran out; the answer is not recorded"
+        ),
+        Err(e) => tracing::error!(job = job.id, error = ?e, "could not record a sync result"),
     }
 }
 
