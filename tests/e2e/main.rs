@@ -8,6 +8,7 @@ mod telegram_html;
 mod admin;
 mod bouquets;
 mod cli;
+mod cluster;
 mod http;
 mod instances_startup;
 mod linking;
