@@ -98,7 +98,7 @@ impl Application {
             action_burst: settings.rate_limit.burst,
             stars_enabled: settings.stars_enabled,
             manual_instructions: settings.manual_payment_instructions.clone(),
-            checkout: settings.checkout(),
+            checkout: reseller_webhooks::providers::checkout::checkouts(settings.checkout()),
             import: settings.playlist_import(),
         };
         Ok(Application {

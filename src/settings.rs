@@ -281,8 +281,10 @@ impl Settings {
     }
 
     /// The providers whose checkout can be created: each needs all of its API settings.
-    pub fn checkout(&self) -> reseller_webhooks::checkout::CheckoutSettings {
-        use reseller_webhooks::checkout::{Api, BtcPayApi, CheckoutSettings, CryptomusApi};
+    pub fn checkout(&self) -> reseller_webhooks::providers::checkout::CheckoutSettings {
+        use reseller_webhooks::providers::checkout::{
+            Api, BtcPayApi, CheckoutSettings, CryptomusApi,
+        };
         let set = |o: &Option<String>| {
             o.as_deref()
                 .map(str::trim)
@@ -292,7 +294,6 @@ impl Settings {
         let base = |u: &str| u.trim_end_matches('/').to_string();
         CheckoutSettings {
             public_url: set(&self.public_url),
-            return_url: String::new(),
             stripe: set(&self.stripe_secret_key).map(|key| Api {
                 base_url: base(&self.stripe_api_url),
                 key,

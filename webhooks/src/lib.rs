@@ -2,7 +2,6 @@
 //! provider under [`providers`]) and the subscriber API players log in with, each registered
 //! in [`router`].
 
-pub mod checkout;
 mod failed_logins;
 mod payments;
 mod player_api;
