@@ -11,7 +11,7 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 32] = [
     "bot_token",
     "sync_backend",
     "sync_xtream_url",
@@ -43,6 +43,7 @@ const ENV_KEYS: [&str; 31] = [
     "credentials_key",
     "credentials_key_file",
     "database_max_connections",
+    "metrics_token",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -94,6 +95,8 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
     pub channels: ChannelSettings,
+    /// Bearer token `/metrics` requires; open when unset.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,6 +142,7 @@ impl std::fmt::Debug for Settings {
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
             .field("channels", &self.channels)
+            .field("metrics_token", &hidden(&self.metrics_token))
             .finish()
     }
 }
@@ -325,6 +329,20 @@ impl Settings {
                 }),
                 _ => None,
             },
+        }
+    }
+
+    /// `/metrics`: the process's recorder, and the token scrapers must send (blank means none).
+    pub fn metrics_endpoint(&self) -> reseller_webhooks::MetricsEndpoint {
+        let handle = crate::prometheus();
+        reseller_webhooks::MetricsEndpoint {
+            render: std::sync::Arc::new(move || handle.render()),
+            token: self
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod domain;
 mod error;
 mod idempotency;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod payments;

@@ -11,6 +11,7 @@ mod cli;
 mod http;
 mod linking;
 mod messages;
+mod metrics;
 mod money;
 mod panel;
 mod payments;

@@ -118,6 +118,7 @@ async fn main() {
         core.clone(),
         PaymentSecrets::default(),
         server,
+        None,
         std::future::pending(),
     ));
     let rss_before = rss_mib();

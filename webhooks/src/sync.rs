@@ -68,6 +68,16 @@ enum Delivery {
     Refused(String),
 }
 
+impl Delivery {
+    fn label(&self) -> &'static str {
+        match self {
+            Delivery::Done => "done",
+            Delivery::Later(_) => "later",
+            Delivery::Refused(_) => "refused",
+        }
+    }
+}
+
 /// Runs until `stop` completes. `retry_base` is the first retry delay; it doubles per attempt
 /// up to five minutes, with ±50 % jitter so a recovering panel is not hit all at once.
 pub async fn run(
@@ -99,7 +109,9 @@ pub async fn run(
                     continue;
                 }
             }
+            let started = std::time::Instant::now();
             let outcome = deliver(&client, &backend, job).await;
+            reseller_core::metrics::sync_delivery(outcome.label(), started.elapsed());
             let password = job.current.as_ref().map_or("", |s| s.password.as_str());
             let clean = |why: &str| scrub(why, &[backend.secret(), password]);
             let recorded = match outcome {
