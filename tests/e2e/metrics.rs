@@ -15,6 +15,8 @@ use std::time::Duration;
 const ALICE: i64 = 2_001;
 const TOKEN: &str = "scrape-me-e2e";
 const STRIPE_SECRET: &str = "whsec_metrics_e2e";
+/// A series' labels, as (name, value) pairs.
+type Labels<'a> = &'a [(&'a str, &'a str)];
 /// Set in the child process that runs one test alone.
 const ALONE: &str = "RESELLERBOT_METRICS_TEST_ALONE";
 
@@ -345,7 +347,7 @@ async fn gauges_match_the_database() {
     };
     let db = |sql: &'static str| app.core.scalar_for_tests(sql);
     let now = chrono::Utc::now().timestamp();
-    let checks: [(&str, &[(&str, &str)], i64); 6] = [
+    let checks: [(&str, Labels, i64); 6] = [
         (
             "resellerbot_subscribers",
             &[("state", "active")],
@@ -403,4 +405,16 @@ async fn gauges_match_the_database() {
         db(unsent).await,
         "{body}"
     );
+
+    // A second instance reads the same database, so its gauges say the same.
+    let peer = app.peer().await;
+    let (status, theirs) = scrape(&peer, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{theirs}");
+    for name in ["resellerbot_resellers_active", "resellerbot_sync_jobs_open"] {
+        assert_eq!(
+            value(&theirs, name, &[]),
+            value(&body, name, &[]),
+            "{theirs}"
+        );
+    }
 }

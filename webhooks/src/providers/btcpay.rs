@@ -56,38 +56,6 @@ pub(crate) async fn webhook(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BODY: &str = r#"{"deliveryId":"Wq1Xd2","webhookId":"Hk9Zt7","originalDeliveryId":"Wq1Xd2","isRedelivery":false,"type":"InvoiceSettled","timestamp":1700000000,"storeId":"StoreAbc","invoiceId":"InvXyz","metadata":{"orderId":"ord_123"},"manuallyMarked":false,"overPaid":false}"#;
-    const HEADER: &str = "sha256=0436269d95d9eb806043b0cceb390db9b39867b67f68f09ddb58cf956f9ad706";
-
-    #[test]
-    fn the_vector_verifies_and_changes_do_not() {
-        assert_eq!(
-            verify(HEADER, BODY.as_bytes(), "btcpay_test_secret"),
-            Ok(())
-        );
-        assert_eq!(
-            verify(
-                HEADER,
-                BODY.replace("ord_123", "ord_124").as_bytes(),
-                "btcpay_test_secret"
-            ),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(HEADER, BODY.as_bytes(), "other"),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify("0436269d", BODY.as_bytes(), "btcpay_test_secret"),
-            Err(SignatureError::Malformed)
-        );
-    }
-}
-
 /// Creates BTCPay Server invoices.
 pub struct Checkout {
     client: reqwest::Client,
@@ -126,5 +94,37 @@ impl CheckoutProvider for Checkout {
             let body = super::checkout::send("btcpay", req).await?;
             super::checkout::page("btcpay", &body, "/checkoutLink", "/id")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"{"deliveryId":"Wq1Xd2","webhookId":"Hk9Zt7","originalDeliveryId":"Wq1Xd2","isRedelivery":false,"type":"InvoiceSettled","timestamp":1700000000,"storeId":"StoreAbc","invoiceId":"InvXyz","metadata":{"orderId":"ord_123"},"manuallyMarked":false,"overPaid":false}"#;
+    const HEADER: &str = "sha256=0436269d95d9eb806043b0cceb390db9b39867b67f68f09ddb58cf956f9ad706";
+
+    #[test]
+    fn the_vector_verifies_and_changes_do_not() {
+        assert_eq!(
+            verify(HEADER, BODY.as_bytes(), "btcpay_test_secret"),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                HEADER,
+                BODY.replace("ord_123", "ord_124").as_bytes(),
+                "btcpay_test_secret"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(HEADER, BODY.as_bytes(), "other"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("0436269d", BODY.as_bytes(), "btcpay_test_secret"),
+            Err(SignatureError::Malformed)
+        );
     }
 }

@@ -103,41 +103,6 @@ pub(crate) async fn webhook(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SIGNED: &str = r#"{"type":"payment","uuid":"62f88b36-a9d5-4fa6-aa26-e040c3dbf26d","order_id":"ord_123","amount":"20.00","payment_amount":"20.00","payment_amount_usd":"20.00","merchant_amount":"19.60","commission":"0.40","is_final":true,"status":"paid","from":null,"wallet_address_uuid":null,"network":"tron","currency":"USD","payer_currency":"USDT","additional_data":"u\/42","txid":"6f0d9c83"}"#;
-
-    fn with_sign(sign: &str) -> String {
-        format!("{},\"sign\":\"{sign}\"}}", &SIGNED[..SIGNED.len() - 1])
-    }
-
-    #[test]
-    fn the_vector_verifies_and_changes_do_not() {
-        let body = with_sign("f14016fd4b3151452e970f44b1043f05");
-        assert_eq!(
-            verify(body.as_bytes(), "cryptomus_test_payment_key"),
-            Ok(())
-        );
-        assert_eq!(
-            verify(
-                body.replace("20.00", "2.00").as_bytes(),
-                "cryptomus_test_payment_key"
-            ),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(body.as_bytes(), "wrong"),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(SIGNED.as_bytes(), "cryptomus_test_payment_key"),
-            Err(SignatureError::Malformed)
-        );
-    }
-}
-
 /// Creates Cryptomus payments, signed like its webhooks, with this server's callback when its
 /// public URL is known.
 pub struct Checkout {
@@ -191,5 +156,40 @@ impl CheckoutProvider for Checkout {
             let body = super::checkout::send("cryptomus", req).await?;
             super::checkout::page("cryptomus", &body, "/result/url", "/result/uuid")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNED: &str = r#"{"type":"payment","uuid":"62f88b36-a9d5-4fa6-aa26-e040c3dbf26d","order_id":"ord_123","amount":"20.00","payment_amount":"20.00","payment_amount_usd":"20.00","merchant_amount":"19.60","commission":"0.40","is_final":true,"status":"paid","from":null,"wallet_address_uuid":null,"network":"tron","currency":"USD","payer_currency":"USDT","additional_data":"u\/42","txid":"6f0d9c83"}"#;
+
+    fn with_sign(sign: &str) -> String {
+        format!("{},\"sign\":\"{sign}\"}}", &SIGNED[..SIGNED.len() - 1])
+    }
+
+    #[test]
+    fn the_vector_verifies_and_changes_do_not() {
+        let body = with_sign("f14016fd4b3151452e970f44b1043f05");
+        assert_eq!(
+            verify(body.as_bytes(), "cryptomus_test_payment_key"),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                body.replace("20.00", "2.00").as_bytes(),
+                "cryptomus_test_payment_key"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(body.as_bytes(), "wrong"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(SIGNED.as_bytes(), "cryptomus_test_payment_key"),
+            Err(SignatureError::Malformed)
+        );
     }
 }

@@ -102,44 +102,6 @@ pub(crate) async fn webhook(
     .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BODY: &str = r#"{"actually_paid":20.1,"actually_paid_at_fiat":0,"fee":{"currency":"usdttrc20","depositFee":0.1,"serviceFee":0.2,"withdrawalFee":0},"invoice_id":null,"order_description":null,"order_id":"ord_123","outcome_amount":19.8,"outcome_currency":"usdttrc20","parent_payment_id":null,"pay_address":"TXyz","pay_amount":20.1,"pay_currency":"usdttrc20","payment_id":5077125051,"payment_status":"finished","price_amount":19.99,"price_currency":"usd","purchase_id":"4987654321"}"#;
-    const SIG: &str = "35967baf859ea48d74db3618437475156f09ba396becbc8d96f0285aac6f203674bfab41a33506ae55fd7b25a04b437043e0f81e33c0aeec73a12ab46fe111a8";
-
-    #[test]
-    fn the_vector_verifies_in_any_key_order_and_changes_do_not() {
-        assert_eq!(verify(SIG, BODY.as_bytes(), "np_test_ipn_secret"), Ok(()));
-        // The same object pretty-printed with keys shuffled still verifies.
-        let shuffled = r#"{ "price_currency": "usd", "fee": {"withdrawalFee": 0, "serviceFee": 0.2, "depositFee": 0.1, "currency": "usdttrc20"},
-            "payment_status": "finished", "actually_paid": 20.1, "actually_paid_at_fiat": 0, "invoice_id": null, "order_description": null,
-            "order_id": "ord_123", "outcome_amount": 19.8, "outcome_currency": "usdttrc20", "parent_payment_id": null, "pay_address": "TXyz",
-            "pay_amount": 20.1, "pay_currency": "usdttrc20", "payment_id": 5077125051, "price_amount": 19.99, "purchase_id": "4987654321" }"#;
-        assert_eq!(
-            verify(SIG, shuffled.as_bytes(), "np_test_ipn_secret"),
-            Ok(())
-        );
-        assert_eq!(
-            verify(
-                SIG,
-                BODY.replace("finished", "confirmed").as_bytes(),
-                "np_test_ipn_secret"
-            ),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(SIG, BODY.as_bytes(), "wrong"),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify("nothex", BODY.as_bytes(), "np_test_ipn_secret"),
-            Err(SignatureError::Malformed)
-        );
-    }
-}
-
 /// Creates NOWPayments invoices, with this server's IPN callback when its public URL is known.
 pub struct Checkout {
     client: reqwest::Client,
@@ -187,5 +149,43 @@ impl CheckoutProvider for Checkout {
             let body = super::checkout::send("nowpayments", req).await?;
             super::checkout::page("nowpayments", &body, "/invoice_url", "/id")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"{"actually_paid":20.1,"actually_paid_at_fiat":0,"fee":{"currency":"usdttrc20","depositFee":0.1,"serviceFee":0.2,"withdrawalFee":0},"invoice_id":null,"order_description":null,"order_id":"ord_123","outcome_amount":19.8,"outcome_currency":"usdttrc20","parent_payment_id":null,"pay_address":"TXyz","pay_amount":20.1,"pay_currency":"usdttrc20","payment_id":5077125051,"payment_status":"finished","price_amount":19.99,"price_currency":"usd","purchase_id":"4987654321"}"#;
+    const SIG: &str = "35967baf859ea48d74db3618437475156f09ba396becbc8d96f0285aac6f203674bfab41a33506ae55fd7b25a04b437043e0f81e33c0aeec73a12ab46fe111a8";
+
+    #[test]
+    fn the_vector_verifies_in_any_key_order_and_changes_do_not() {
+        assert_eq!(verify(SIG, BODY.as_bytes(), "np_test_ipn_secret"), Ok(()));
+        // The same object pretty-printed with keys shuffled still verifies.
+        let shuffled = r#"{ "price_currency": "usd", "fee": {"withdrawalFee": 0, "serviceFee": 0.2, "depositFee": 0.1, "currency": "usdttrc20"},
+            "payment_status": "finished", "actually_paid": 20.1, "actually_paid_at_fiat": 0, "invoice_id": null, "order_description": null,
+            "order_id": "ord_123", "outcome_amount": 19.8, "outcome_currency": "usdttrc20", "parent_payment_id": null, "pay_address": "TXyz",
+            "pay_amount": 20.1, "pay_currency": "usdttrc20", "payment_id": 5077125051, "price_amount": 19.99, "purchase_id": "4987654321" }"#;
+        assert_eq!(
+            verify(SIG, shuffled.as_bytes(), "np_test_ipn_secret"),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                SIG,
+                BODY.replace("finished", "confirmed").as_bytes(),
+                "np_test_ipn_secret"
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(SIG, BODY.as_bytes(), "wrong"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("nothex", BODY.as_bytes(), "np_test_ipn_secret"),
+            Err(SignatureError::Malformed)
+        );
     }
 }

@@ -154,6 +154,67 @@ pub(crate) async fn webhook(
     .await
 }
 
+/// Creates Stripe Checkout sessions.
+pub struct Checkout {
+    client: reqwest::Client,
+    api: super::checkout::Api,
+}
+
+impl Checkout {
+    pub fn new(client: reqwest::Client, api: super::checkout::Api) -> Checkout {
+        Checkout { client, api }
+    }
+}
+
+impl CheckoutProvider for Checkout {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
+        Box::pin(async move {
+            let unit_amount =
+                to_stripe_amount(order.amount_minor, &order.currency).ok_or_else(|| {
+                    CheckoutError::Amount {
+                        provider: "stripe",
+                        amount: format_money(order.amount_minor, &order.currency),
+                    }
+                })?;
+            let form = [
+                ("mode", "payment".to_string()),
+                ("success_url", return_url.to_string()),
+                ("cancel_url", return_url.to_string()),
+                ("client_reference_id", order.public_id.clone()),
+                ("metadata[order_id]", order.public_id.clone()),
+                (
+                    "payment_intent_data[metadata][order_id]",
+                    order.public_id.clone(),
+                ),
+                ("line_items[0][quantity]", "1".to_string()),
+                (
+                    "line_items[0][price_data][currency]",
+                    order.currency.to_ascii_lowercase(),
+                ),
+                (
+                    "line_items[0][price_data][unit_amount]",
+                    unit_amount.to_string(),
+                ),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    format!("{} credits", order.credits),
+                ),
+            ];
+            let req = self
+                .client
+                .post(format!("{}/v1/checkout/sessions", self.api.base_url))
+                .bearer_auth(&self.api.key)
+                .form(&form);
+            let body = super::checkout::send("stripe", req).await?;
+            super::checkout::page("stripe", &body, "/url", "/id")
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,66 +339,5 @@ mod tests {
             ),
             Err(SignatureError::Malformed)
         );
-    }
-}
-
-/// Creates Stripe Checkout sessions.
-pub struct Checkout {
-    client: reqwest::Client,
-    api: super::checkout::Api,
-}
-
-impl Checkout {
-    pub fn new(client: reqwest::Client, api: super::checkout::Api) -> Checkout {
-        Checkout { client, api }
-    }
-}
-
-impl CheckoutProvider for Checkout {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-
-    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
-        Box::pin(async move {
-            let unit_amount =
-                to_stripe_amount(order.amount_minor, &order.currency).ok_or_else(|| {
-                    CheckoutError::Amount {
-                        provider: "stripe",
-                        amount: format_money(order.amount_minor, &order.currency),
-                    }
-                })?;
-            let form = [
-                ("mode", "payment".to_string()),
-                ("success_url", return_url.to_string()),
-                ("cancel_url", return_url.to_string()),
-                ("client_reference_id", order.public_id.clone()),
-                ("metadata[order_id]", order.public_id.clone()),
-                (
-                    "payment_intent_data[metadata][order_id]",
-                    order.public_id.clone(),
-                ),
-                ("line_items[0][quantity]", "1".to_string()),
-                (
-                    "line_items[0][price_data][currency]",
-                    order.currency.to_ascii_lowercase(),
-                ),
-                (
-                    "line_items[0][price_data][unit_amount]",
-                    unit_amount.to_string(),
-                ),
-                (
-                    "line_items[0][price_data][product_data][name]",
-                    format!("{} credits", order.credits),
-                ),
-            ];
-            let req = self
-                .client
-                .post(format!("{}/v1/checkout/sessions", self.api.base_url))
-                .bearer_auth(&self.api.key)
-                .form(&form);
-            let body = super::checkout::send("stripe", req).await?;
-            super::checkout::page("stripe", &body, "/url", "/id")
-        })
     }
 }
