@@ -134,7 +134,14 @@ impl Application {
             bot,
             payments: settings.payment_secrets(),
             server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
-            metrics: settings.metrics_endpoint(),
+            metrics: reseller_webhooks::MetricsEndpoint {
+                // Installed now, before anything is counted; rendered at each scrape.
+                render: std::sync::Arc::new({
+                    let handle = prometheus();
+                    move || handle.render()
+                }),
+                token: settings.metrics_token(),
+            },
             payment_replay_after: std::time::Duration::from_secs(
                 settings.payment_replay_after_secs,
             ),

@@ -332,18 +332,13 @@ impl Settings {
         }
     }
 
-    /// `/metrics`: the process's recorder, and the token scrapers must send (blank means none).
-    pub fn metrics_endpoint(&self) -> reseller_webhooks::MetricsEndpoint {
-        let handle = crate::prometheus();
-        reseller_webhooks::MetricsEndpoint {
-            render: std::sync::Arc::new(move || handle.render()),
-            token: self
-                .metrics_token
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
-        }
+    /// The token `/metrics` scrapers must send; blank means none.
+    pub fn metrics_token(&self) -> Option<String> {
+        self.metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
     }
 
     /// How `/channels import` reads playlists.
