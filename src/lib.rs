@@ -10,6 +10,7 @@ use settings::Settings;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::OnceLock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -142,6 +143,31 @@ fn write_new_key(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The process's Prometheus recorder, installed by the first application built: the `metrics`
+/// facade takes one recorder per process, and tests build many applications in one. A thread
+/// drains the histograms now and then, so they stay small between scrapes.
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(reseller_core::metrics::LATENCY_BUCKETS)
+            .expect("the latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will stay empty");
+        }
+        let upkeep = handle.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
+        handle
+    })
+}
+
 /// A built application: database open, admins synced, HTTP port bound. [`Application::run`]
 /// starts answering.
 pub struct Application {
@@ -150,6 +176,7 @@ pub struct Application {
     bot: reseller_bot::BotSettings,
     payments: reseller_webhooks::PaymentSecrets,
     server: reseller_webhooks::ServerInfo,
+    metrics: reseller_webhooks::MetricsEndpoint,
     sync: Option<(reseller_webhooks::sync::Backend, std::time::Duration)>,
     payment_replay_after: std::time::Duration,
     shutdown_grace: std::time::Duration,
@@ -178,7 +205,7 @@ impl Application {
             action_burst: settings.rate_limit.burst,
             stars_enabled: settings.stars_enabled,
             manual_instructions: settings.manual_payment_instructions.clone(),
-            checkout: settings.checkout(),
+            checkout: reseller_webhooks::providers::checkout::checkouts(settings.checkout()),
             import: settings.playlist_import(),
             mode: settings.bot_mode().map_err(anyhow::Error::msg)?,
         };
@@ -188,6 +215,14 @@ impl Application {
             bot,
             payments: settings.payment_secrets(),
             server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
+            metrics: reseller_webhooks::MetricsEndpoint {
+                // Installed now, before anything is counted; rendered at each scrape.
+                render: std::sync::Arc::new({
+                    let handle = prometheus();
+                    move || handle.render()
+                }),
+                token: settings.metrics_token(),
+            },
             payment_replay_after: std::time::Duration::from_secs(
                 settings.payment_replay_after_secs,
             ),
@@ -250,6 +285,7 @@ impl Application {
                     self.core.clone(),
                     self.payments,
                     self.server,
+                    Some(self.metrics),
                     reseller_bot::webhook_routes(&self.bot, &intake),
                     stopped(),
                 );

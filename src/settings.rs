@@ -11,7 +11,7 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 36] = [
+const ENV_KEYS: [&str; 37] = [
     "bot_token",
     "bot_mode",
     "telegram_webhook_url",
@@ -48,6 +48,7 @@ const ENV_KEYS: [&str; 36] = [
     "credentials_key",
     "credentials_key_file",
     "database_max_connections",
+    "metrics_token",
 ];
 
 #[derive(Clone, Deserialize)]
@@ -116,6 +117,8 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
     pub channels: ChannelSettings,
+    /// Bearer token `/metrics` requires; open when unset.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -162,6 +165,7 @@ impl std::fmt::Debug for Settings {
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
             .field("channels", &self.channels)
+            .field("metrics_token", &hidden(&self.metrics_token))
             .finish()
     }
 }
@@ -384,8 +388,10 @@ impl Settings {
     }
 
     /// The providers whose checkout can be created: each needs all of its API settings.
-    pub fn checkout(&self) -> reseller_webhooks::checkout::CheckoutSettings {
-        use reseller_webhooks::checkout::{Api, BtcPayApi, CheckoutSettings, CryptomusApi};
+    pub fn checkout(&self) -> reseller_webhooks::providers::checkout::CheckoutSettings {
+        use reseller_webhooks::providers::checkout::{
+            Api, BtcPayApi, CheckoutSettings, CryptomusApi,
+        };
         let set = |o: &Option<String>| {
             o.as_deref()
                 .map(str::trim)
@@ -395,7 +401,6 @@ impl Settings {
         let base = |u: &str| u.trim_end_matches('/').to_string();
         CheckoutSettings {
             public_url: set(&self.public_url),
-            return_url: String::new(),
             stripe: set(&self.stripe_secret_key).map(|key| Api {
                 base_url: base(&self.stripe_api_url),
                 key,
@@ -428,6 +433,15 @@ impl Settings {
                 _ => None,
             },
         }
+    }
+
+    /// The token `/metrics` scrapers must send; blank means none.
+    pub fn metrics_token(&self) -> Option<String> {
+        self.metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
     }
 
     /// How `/channels import` reads playlists.

@@ -26,8 +26,8 @@ pub struct BotSettings {
     pub stars_enabled: bool,
     /// What a reseller paying by hand is told to do.
     pub manual_instructions: String,
-    /// Online payment providers that can create checkouts.
-    pub checkout: reseller_webhooks::checkout::CheckoutSettings,
+    /// Online payment providers that can create checkouts (wired in by the binary).
+    pub checkout: reseller_core::payments::Checkouts,
     /// How `/channels import` reads playlists.
     pub import: crate::playlist::ImportSettings,
     /// How updates arrive.
@@ -63,7 +63,9 @@ pub(crate) struct App {
     pub limiter: ActionLimiter,
     pub stars_enabled: bool,
     pub manual_instructions: String,
-    pub checkout: reseller_webhooks::checkout::Checkout,
+    pub checkout: reseller_core::payments::Checkouts,
+    /// Where a buyer lands after paying: the bot's t.me link.
+    pub return_url: String,
     pub import: crate::playlist::ImportSettings,
 }
 
@@ -117,12 +119,8 @@ pub async fn run(
         }),
         stars_enabled: settings.stars_enabled,
         manual_instructions: settings.manual_instructions,
-        checkout: reseller_webhooks::checkout::Checkout::new(
-            reseller_webhooks::checkout::CheckoutSettings {
-                return_url: me.tme_url().to_string(),
-                ..settings.checkout
-            },
-        ),
+        checkout: settings.checkout,
+        return_url: me.tme_url().to_string(),
         import: settings.import,
     });
     // The default distribution function keys updates by chat: one chat's updates are handled

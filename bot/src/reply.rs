@@ -131,6 +131,7 @@ pub(crate) async fn answer(
 pub(crate) fn error_text(e: &CoreError) -> String {
     if e.is_internal() {
         tracing::error!(error = ?e, "operation failed");
+        reseller_core::metrics::error("bot_request");
     }
     format!("⚠️ {}", teloxide::utils::html::escape(&e.to_string()))
 }

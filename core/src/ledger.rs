@@ -108,6 +108,7 @@ pub(crate) async fn post(
     .bind(crate::core::now())
     .execute(&mut **tx)
     .await?;
+    crate::metrics::credit_transaction(p.kind);
     Ok(Some(movement))
 }
 

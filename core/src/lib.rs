@@ -20,6 +20,7 @@ mod error;
 mod idempotency;
 pub mod lease;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod payments;

@@ -94,6 +94,14 @@ impl Core {
             .expect("test statement runs");
     }
 
+    /// One integer read with `sql`, for tests that check figures against the tables themselves.
+    pub async fn scalar_for_tests(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(self.db.read())
+            .await
+            .expect("test query runs")
+    }
+
     /// Renames a table, for tests of a database write that fails in the middle of a request.
     pub async fn rename_table_for_tests(&self, from: &str, to: &str) {
         self.tamper_for_tests(&format!("ALTER TABLE {from} RENAME TO {to}"))

@@ -13,6 +13,7 @@ mod http;
 mod instances_startup;
 mod linking;
 mod messages;
+mod metrics;
 mod money;
 mod outbox;
 mod panel;

@@ -118,6 +118,7 @@ async fn main() {
         core.clone(),
         PaymentSecrets::default(),
         server,
+        None,
         axum::Router::new(),
         std::future::pending(),
     ));

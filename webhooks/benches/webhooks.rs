@@ -113,6 +113,7 @@ async fn main() {
         core.clone(),
         secrets,
         server,
+        None,
         axum::Router::new(),
         std::future::pending(),
     ));

@@ -2,13 +2,14 @@
 //! provider under [`providers`]) and the subscriber API players log in with, each registered
 //! in [`router`].
 
-pub mod checkout;
 mod failed_logins;
+mod metrics;
 mod payments;
 mod player_api;
 pub mod providers;
 pub mod sync;
 
+pub use metrics::MetricsEndpoint;
 pub use payments::{PaymentSecrets, replay as replay_payments};
 pub use player_api::ServerInfo;
 
@@ -32,12 +33,30 @@ pub(crate) struct AppState {
     pub guesses: Arc<failed_logins::FailedLogins>,
 }
 
-/// All HTTP routes, over the shared core.
-pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router {
+/// All HTTP routes, over the shared core; `/metrics` only with an endpoint.
+pub fn router(
+    core: Core,
+    secrets: PaymentSecrets,
+    server: ServerInfo,
+    metrics: Option<MetricsEndpoint>,
+) -> Router {
     let guesses = Arc::new(failed_logins::FailedLogins::new(
         core.policy().failed_login_burst,
         core.policy().failed_login_interval,
     ));
+    // Measured by one layer, so the player API's handlers stay as they are.
+    let player = Router::new()
+        .route("/player_api.php", get(player_api::player_api))
+        .route("/get.php", get(player_api::playlist))
+        .route("/auth/stream", get(player_api::authorize_stream))
+        .route(
+            "/auth/stream/end",
+            get(player_api::end_stream).post(player_api::end_stream),
+        )
+        .route_layer(axum::middleware::from_fn(metrics::player));
+    let scrape = metrics
+        .map(|m| metrics::routes(core.clone(), m))
+        .unwrap_or_default();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -48,19 +67,14 @@ pub fn router(core: Core, secrets: PaymentSecrets, server: ServerInfo) -> Router
             post(providers::nowpayments::webhook),
         )
         .route("/webhooks/cryptomus", post(providers::cryptomus::webhook))
-        .route("/player_api.php", get(player_api::player_api))
-        .route("/get.php", get(player_api::playlist))
-        .route("/auth/stream", get(player_api::authorize_stream))
-        .route(
-            "/auth/stream/end",
-            get(player_api::end_stream).post(player_api::end_stream),
-        )
+        .merge(player)
         .with_state(AppState {
             core,
             secrets: Arc::new(secrets),
             server: Arc::new(server),
             guesses,
         })
+        .merge(scrape)
 }
 
 /// Serves `router` and `extra` (routes of other front ends, e.g. the bot's Telegram webhook) on
@@ -70,11 +84,12 @@ pub async fn serve(
     core: Core,
     secrets: PaymentSecrets,
     server: ServerInfo,
+    metrics: Option<MetricsEndpoint>,
     extra: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let tidy = tokio::spawn(drop_expired(core.clone()));
-    let app = router(core, secrets, server)
+    let app = router(core, secrets, server, metrics)
         .merge(extra)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)

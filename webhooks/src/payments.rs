@@ -5,7 +5,7 @@ use crate::providers::SignatureError;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reseller_core::Core;
-use reseller_core::payments::PaymentEvent;
+use reseller_core::payments::{PaymentEvent, Received};
 use serde_json::json;
 
 /// Webhook secrets; a provider without one is switched off (its endpoint answers 404).
@@ -86,17 +86,23 @@ pub(crate) async fn receive(
     body: &[u8],
     verify: impl FnOnce(&str, &[u8]) -> Result<(), SignatureError>,
 ) -> Response {
+    let counted = |outcome| reseller_core::metrics::webhook(provider.name, outcome);
     let signature = match provider.signature_header {
         Some(name) => match header(headers, name) {
             Ok(s) => s,
-            Err(e) => return refuse(e),
+            Err(e) => {
+                counted("refused");
+                return refuse(e);
+            }
         },
         None => "",
     };
     if let Err(e) = verify(signature, body) {
+        counted("refused");
         return refuse(e);
     }
     let Ok(text) = std::str::from_utf8(body) else {
+        counted("invalid");
         return bad_body("body is not UTF-8");
     };
     let Some((key, event)) = serde_json::from_str(text)
@@ -104,6 +110,7 @@ pub(crate) async fn receive(
         .as_ref()
         .and_then(provider.parse)
     else {
+        counted("invalid");
         return bad_body(&format!("not a {} event", provider.name));
     };
     deliver(
@@ -122,7 +129,7 @@ pub(crate) async fn receive(
 /// ignored), 500 if our side failed, so the provider delivers it again.
 async fn deliver(
     core: &Core,
-    provider: &str,
+    provider: &'static str,
     event_key: &str,
     headers: &HeaderMap,
     signature_header: Option<&str>,
@@ -146,6 +153,11 @@ async fn deliver(
     {
         Ok(received) => {
             tracing::info!(provider, event_key, outcome = ?received, "payment event");
+            let outcome = match received {
+                Received::Duplicate => "duplicate",
+                _ => "applied",
+            };
+            reseller_core::metrics::webhook(provider, outcome);
             (
                 StatusCode::OK,
                 axum::Json(json!({ "received": format!("{received:?}") })),
@@ -154,6 +166,8 @@ async fn deliver(
         }
         Err(e) => {
             tracing::error!(provider, event_key, error = ?e, "payment event failed");
+            reseller_core::metrics::webhook(provider, "error");
+            reseller_core::metrics::error("payment_webhook");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 axum::Json(json!({ "error": "temporary failure, retry" })),
@@ -184,6 +198,7 @@ pub async fn replay(core: Core, after: std::time::Duration, stop: impl Future<Ou
     loop {
         if let Err(e) = core.replay_payments(after.as_secs() as i64).await {
             tracing::error!(error = ?e, "could not replay stored payment events");
+            reseller_core::metrics::error("payment_replay");
         }
         tokio::select! {
             _ = &mut stop => return,

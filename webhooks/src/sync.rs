@@ -69,6 +69,16 @@ enum Delivery {
     Refused(String),
 }
 
+impl Delivery {
+    fn label(&self) -> &'static str {
+        match self {
+            Delivery::Done => "done",
+            Delivery::Later(_) => "later",
+            Delivery::Refused(_) => "refused",
+        }
+    }
+}
+
 /// Runs until `stop` completes, then gives back the jobs it claimed but did not start.
 /// `retry_base` is the first retry delay; it doubles per attempt up to five minutes, with ±50 %
 /// jitter so a recovering panel is not hit all at once. Jobs are claimed under a lease, so other
@@ -116,7 +126,9 @@ async fn send(
             return;
         }
     }
+    let started = std::time::Instant::now();
     let outcome = deliver(client, backend, job).await;
+    reseller_core::metrics::sync_delivery(outcome.label(), started.elapsed());
     let password = job.current.as_ref().map_or("", |s| s.password.as_str());
     let clean = |why: &str| scrub(why, &[backend.secret(), password]);
     let recorded = match outcome {

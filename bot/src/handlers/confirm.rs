@@ -39,6 +39,7 @@ pub(crate) async fn confirm(
                             // Deleted again since, or a failure: the outcome still stands.
                             if e.is_internal() {
                                 tracing::error!(error = ?e, "issued credentials unreadable");
+                                reseller_core::metrics::error("issued_credentials");
                             }
                             None
                         }

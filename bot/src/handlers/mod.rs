@@ -17,17 +17,44 @@ use crate::reply;
 use reseller_core::{Actor, CoreError};
 use std::sync::Arc;
 use teloxide::dispatching::UpdateHandler;
+use teloxide::dptree::HandlerSignature;
+use teloxide::dptree::di::DependencyMap;
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardMarkup, MessageId};
+use teloxide::types::{InlineKeyboardMarkup, MessageId, UpdateKind};
 
 pub(crate) type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HandlerResult = Result<(), HandlerError>;
 
 pub(crate) fn schema() -> UpdateHandler<HandlerError> {
-    dptree::entry()
+    timed()
         .branch(Update::filter_message().endpoint(message::on_message))
         .branch(Update::filter_callback_query().endpoint(press::on_press))
         .branch(Update::filter_pre_checkout_query().endpoint(payments::pre_checkout))
+}
+
+/// The entry of the tree: times each update from arrival to the handler's last reply (what a
+/// user waits for, e.g. a dashboard), labelled by update kind.
+fn timed() -> UpdateHandler<HandlerError> {
+    dptree::from_fn(
+        |deps: DependencyMap, cont| async move {
+            let kind = deps.try_get::<Update>().map_or("other", |u| kind_of(&u));
+            let started = std::time::Instant::now();
+            let flow = cont(deps).await;
+            reseller_core::metrics::bot_update(kind, started.elapsed());
+            flow
+        },
+        HandlerSignature::Entry,
+    )
+}
+
+fn kind_of(update: &Update) -> &'static str {
+    match update.kind {
+        UpdateKind::Message(_) => "message",
+        UpdateKind::EditedMessage(_) => "edited_message",
+        UpdateKind::CallbackQuery(_) => "callback_query",
+        UpdateKind::PreCheckoutQuery(_) => "pre_checkout_query",
+        _ => "other",
+    }
 }
 
 /// One identified user in one chat: what every handler needs.

@@ -161,7 +161,7 @@ pub(crate) async fn pay(ctx: &Ctx, package_id: i64, method: Method) -> HandlerRe
 
 /// Sends the reseller to the provider's payment page.
 async fn online(ctx: &Ctx, order: &Order) -> HandlerResult {
-    match ctx.app.checkout.create(&order.provider, order).await {
+    match ctx.app.checkout.create(order, &ctx.app.return_url).await {
         Ok(link) => {
             ctx.app
                 .core

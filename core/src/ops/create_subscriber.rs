@@ -29,6 +29,22 @@ impl Core {
         username: &Username,
         days: Days,
     ) -> Result<Done<Created>> {
+        let result = self.create_subscriber_once(actor, op, username, days).await;
+        match &result {
+            Ok(done) if done.replayed => {}
+            outcome => crate::metrics::subscriber_creation(outcome.is_ok()),
+        }
+        result
+    }
+
+    /// The creation itself, in one transaction; `create_subscriber` counts its outcome.
+    async fn create_subscriber_once(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        username: &Username,
+        days: Days,
+    ) -> Result<Done<Created>> {
         let mut claimed = match self.claim(op, actor).await? {
             Claim::Fresh(tx) => tx,
             Claim::Replayed(done) => return Ok(done),

@@ -221,6 +221,7 @@ impl Core {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::error!(provider, key, error = %e, "a stored payment event cannot be read");
+                    crate::metrics::error("payment_replay");
                     continue;
                 }
             };
@@ -231,7 +232,8 @@ impl Core {
                     applied += 1;
                 }
                 Err(e) => {
-                    tracing::error!(provider, key, error = ?e, "a stored payment event failed again")
+                    tracing::error!(provider, key, error = ?e, "a stored payment event failed again");
+                    crate::metrics::error("payment_replay");
                 }
             }
         }

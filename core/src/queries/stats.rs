@@ -78,7 +78,7 @@ impl Core {
     /// disabled first, then expired, else active.
     ///
     /// [`Status`]: crate::queries::subscribers::Status
-    async fn counts(&self, reseller: Option<i64>) -> Result<Counts> {
+    pub(crate) async fn counts(&self, reseller: Option<i64>) -> Result<Counts> {
         let db = self.db.read();
         let now = now();
         let soon = now + self.policy.expiring_soon_days * 86_400;

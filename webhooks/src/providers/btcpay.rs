@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use reseller_core::payments::PaymentEvent;
+use reseller_core::payments::{CheckoutFuture, CheckoutProvider, Order, PaymentEvent, to_decimal};
 
 pub fn verify(header: &str, body: &[u8], secret: &str) -> Result<(), SignatureError> {
     let hex_sig = header
@@ -54,6 +54,47 @@ pub(crate) async fn webhook(
         verify(sig, body, &secret)
     })
     .await
+}
+
+/// Creates BTCPay Server invoices.
+pub struct Checkout {
+    client: reqwest::Client,
+    api: super::checkout::BtcPayApi,
+}
+
+impl Checkout {
+    pub fn new(client: reqwest::Client, api: super::checkout::BtcPayApi) -> Checkout {
+        Checkout { client, api }
+    }
+}
+
+impl CheckoutProvider for Checkout {
+    fn name(&self) -> &'static str {
+        "btcpay"
+    }
+
+    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
+        Box::pin(async move {
+            let req = self
+                .client
+                .post(format!(
+                    "{}/api/v1/stores/{}/invoices",
+                    self.api.base_url, self.api.store_id
+                ))
+                .header("Authorization", format!("token {}", self.api.key))
+                .json(&serde_json::json!({
+                    "amount": to_decimal(order.amount_minor, &order.currency),
+                    "currency": order.currency,
+                    "metadata": {
+                        "orderId": order.public_id,
+                        "itemDesc": format!("{} credits", order.credits),
+                    },
+                    "checkout": { "redirectURL": return_url },
+                }));
+            let body = super::checkout::send("btcpay", req).await?;
+            super::checkout::page("btcpay", &body, "/checkoutLink", "/id")
+        })
+    }
 }
 
 #[cfg(test)]

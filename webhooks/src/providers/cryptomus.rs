@@ -11,7 +11,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine as _;
 use md5::{Digest, Md5};
-use reseller_core::payments::{Part, PaymentEvent, parse_minor};
+use reseller_core::payments::{
+    CheckoutError, CheckoutFuture, CheckoutProvider, Order, Part, PaymentEvent, parse_minor,
+    to_decimal,
+};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
@@ -98,6 +101,62 @@ pub(crate) async fn webhook(
         verify(body, &key)
     })
     .await
+}
+
+/// Creates Cryptomus payments, signed like its webhooks, with this server's callback when its
+/// public URL is known.
+pub struct Checkout {
+    client: reqwest::Client,
+    api: super::checkout::CryptomusApi,
+    callback: Option<String>,
+}
+
+impl Checkout {
+    pub fn new(
+        client: reqwest::Client,
+        api: super::checkout::CryptomusApi,
+        callback: Option<String>,
+    ) -> Checkout {
+        Checkout {
+            client,
+            api,
+            callback,
+        }
+    }
+}
+
+impl CheckoutProvider for Checkout {
+    fn name(&self) -> &'static str {
+        "cryptomus"
+    }
+
+    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
+        Box::pin(async move {
+            let mut payment = serde_json::json!({
+                "amount": to_decimal(order.amount_minor, &order.currency),
+                "currency": order.currency,
+                "order_id": order.public_id,
+                "url_return": return_url,
+            });
+            if let Some(cb) = &self.callback {
+                payment["url_callback"] = serde_json::json!(cb);
+            }
+            let body_text = payment.to_string();
+            let sign =
+                sign_of(&payment, &self.api.payment_key).map_err(|_| CheckoutError::NoLink {
+                    provider: "cryptomus",
+                })?;
+            let req = self
+                .client
+                .post(format!("{}/v1/payment", self.api.base_url))
+                .header("merchant", &self.api.merchant_id)
+                .header("sign", sign)
+                .header("content-type", "application/json")
+                .body(body_text);
+            let body = super::checkout::send("cryptomus", req).await?;
+            super::checkout::page("cryptomus", &body, "/result/url", "/result/uuid")
+        })
+    }
 }
 
 #[cfg(test)]

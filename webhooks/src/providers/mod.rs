@@ -1,8 +1,10 @@
-//! One module per payment provider: how its webhook is signed, and (in the handlers) what its
-//! events mean. Signatures are checked on the raw bytes, before anything is parsed, and
+//! One module per payment provider, holding both directions: how its webhook is signed and what
+//! its events mean, and the checkout client that creates its payment pages (core's
+//! `CheckoutProvider`). Signatures are checked on the raw bytes, before anything is parsed, and
 //! compared in constant time.
 
 pub mod btcpay;
+pub mod checkout;
 pub mod cryptomus;
 pub mod nowpayments;
 pub mod stripe;

@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hmac::{Hmac, Mac};
-use reseller_core::payments::{Part, PaymentEvent, parse_minor};
+use reseller_core::payments::{
+    CheckoutFuture, CheckoutProvider, Order, Part, PaymentEvent, exponent, parse_minor,
+};
 use serde_json::Value;
 use sha2::Sha512;
 
@@ -98,6 +100,56 @@ pub(crate) async fn webhook(
         verify(sig, body, &secret)
     })
     .await
+}
+
+/// Creates NOWPayments invoices, with this server's IPN callback when its public URL is known.
+pub struct Checkout {
+    client: reqwest::Client,
+    api: super::checkout::Api,
+    callback: Option<String>,
+}
+
+impl Checkout {
+    pub fn new(
+        client: reqwest::Client,
+        api: super::checkout::Api,
+        callback: Option<String>,
+    ) -> Checkout {
+        Checkout {
+            client,
+            api,
+            callback,
+        }
+    }
+}
+
+impl CheckoutProvider for Checkout {
+    fn name(&self) -> &'static str {
+        "nowpayments"
+    }
+
+    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
+        Box::pin(async move {
+            let mut invoice = serde_json::json!({
+                "price_amount": order.amount_minor as f64
+                    / 10f64.powi(exponent(&order.currency) as i32),
+                "price_currency": order.currency.to_ascii_lowercase(),
+                "order_id": order.public_id,
+                "order_description": format!("{} credits", order.credits),
+                "success_url": return_url,
+            });
+            if let Some(cb) = &self.callback {
+                invoice["ipn_callback_url"] = serde_json::json!(cb);
+            }
+            let req = self
+                .client
+                .post(format!("{}/v1/invoice", self.api.base_url))
+                .header("x-api-key", &self.api.key)
+                .json(&invoice);
+            let body = super::checkout::send("nowpayments", req).await?;
+            super::checkout::page("nowpayments", &body, "/invoice_url", "/id")
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use reseller_core::payments::{Part, PaymentEvent, exponent};
+use reseller_core::payments::{
+    CheckoutError, CheckoutFuture, CheckoutProvider, Order, Part, PaymentEvent, exponent,
+    format_money,
+};
 
 /// Checks `header` against `body` with any of `secrets`, at time `now` (Unix seconds).
 pub fn verify(
@@ -149,6 +152,67 @@ pub(crate) async fn webhook(
         verify(sig, body, secrets, now, tolerance)
     })
     .await
+}
+
+/// Creates Stripe Checkout sessions.
+pub struct Checkout {
+    client: reqwest::Client,
+    api: super::checkout::Api,
+}
+
+impl Checkout {
+    pub fn new(client: reqwest::Client, api: super::checkout::Api) -> Checkout {
+        Checkout { client, api }
+    }
+}
+
+impl CheckoutProvider for Checkout {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn create<'a>(&'a self, order: &'a Order, return_url: &'a str) -> CheckoutFuture<'a> {
+        Box::pin(async move {
+            let unit_amount =
+                to_stripe_amount(order.amount_minor, &order.currency).ok_or_else(|| {
+                    CheckoutError::Amount {
+                        provider: "stripe",
+                        amount: format_money(order.amount_minor, &order.currency),
+                    }
+                })?;
+            let form = [
+                ("mode", "payment".to_string()),
+                ("success_url", return_url.to_string()),
+                ("cancel_url", return_url.to_string()),
+                ("client_reference_id", order.public_id.clone()),
+                ("metadata[order_id]", order.public_id.clone()),
+                (
+                    "payment_intent_data[metadata][order_id]",
+                    order.public_id.clone(),
+                ),
+                ("line_items[0][quantity]", "1".to_string()),
+                (
+                    "line_items[0][price_data][currency]",
+                    order.currency.to_ascii_lowercase(),
+                ),
+                (
+                    "line_items[0][price_data][unit_amount]",
+                    unit_amount.to_string(),
+                ),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    format!("{} credits", order.credits),
+                ),
+            ];
+            let req = self
+                .client
+                .post(format!("{}/v1/checkout/sessions", self.api.base_url))
+                .bearer_auth(&self.api.key)
+                .form(&form);
+            let body = super::checkout::send("stripe", req).await?;
+            super::checkout::page("stripe", &body, "/url", "/id")
+        })
+    }
 }
 
 #[cfg(test)]
