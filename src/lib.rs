@@ -142,6 +142,11 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
+        // Other instances' changes to what this one keeps in memory (PostgreSQL only).
+        let listener = {
+            let (core, stop) = (self.core.clone(), stopped());
+            tokio::spawn(async move { core.listen_for_changes(stop).await })
+        };
         let http = tokio::spawn(reseller_webhooks::serve(
             self.listener,
             self.core.clone(),
@@ -175,6 +180,9 @@ impl Application {
             sync.await.context("the sync task panicked")?;
         }
         replay.await.context("the payment replay task panicked")?;
+        listener
+            .await
+            .context("the change listener task panicked")?;
         http.await
             .context("the HTTP task panicked")?
             .context("the HTTP server failed")?;

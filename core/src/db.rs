@@ -28,6 +28,19 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: where [`Core::listen_for_changes`](crate::Core::listen_for_changes)
+    /// opens its own connection (the `Any` pool cannot `LISTEN`).
+    listen_url: Option<ListenUrl>,
+}
+
+/// A database URL, which may hold a password: never shown by `Debug`.
+#[derive(Clone)]
+struct ListenUrl(std::sync::Arc<str>);
+
+impl std::fmt::Debug for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenUrl(..)")
+    }
 }
 
 impl Db {
@@ -44,6 +57,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                listen_url: Some(ListenUrl(url.into())),
             });
         }
         let Some(path) = url
@@ -97,11 +111,17 @@ impl Db {
             read,
             write,
             backend: Backend::Sqlite,
+            listen_url: None,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL a listener for other instances' changes connects to; `None` on SQLite.
+    pub(crate) fn url_for_listener(&self) -> Option<&str> {
+        self.listen_url.as_ref().map(|u| &*u.0)
     }
 
     /// Applies the pending migrations of this backend.
