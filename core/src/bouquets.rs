@@ -243,7 +243,8 @@ impl Core {
             },
         )
         .await?;
-        self.publish(&mut tx, &crate::bus::Event::Access(sub.username.clone())).await?;
+        self.publish(&mut tx, &crate::bus::Event::Access(sub.username.clone()))
+            .await?;
         tx.commit().await?;
         self.access.forget(&sub.username);
         Ok(ids.map_or(0, |ids| ids.len()))

@@ -213,7 +213,9 @@ impl Core {
         self.sessions.forget(username);
         let until = Instant::now() + IDLE_TIMEOUT;
         for session in &ended {
-            self.sessions.kicked.insert(kick_key(username, session), until);
+            self.sessions
+                .kicked
+                .insert(kick_key(username, session), until);
         }
         Ok(ended.len())
     }

@@ -388,7 +388,8 @@ impl Core {
         )
         .await?;
         if refund_to.is_some() {
-            self.publish(&mut tx, &crate::bus::Event::Access(username.clone())).await?;
+            self.publish(&mut tx, &crate::bus::Event::Access(username.clone()))
+                .await?;
         }
         tx.commit().await?;
         if refund_to.is_some() {

@@ -9,6 +9,7 @@ mod admin;
 mod bouquets;
 mod cli;
 mod http;
+mod instances_access;
 mod linking;
 mod messages;
 mod money;

@@ -129,7 +129,8 @@ impl Core {
             balance,
         };
         // Other instances may hold this name as unknown.
-        self.publish(tx, &crate::bus::Event::Access(username.to_string())).await?;
+        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
+            .await?;
         let done = self.finish(claimed, op, value).await?;
         self.access.forget(username.as_str());
         Ok(done)
