@@ -142,11 +142,14 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
-        // Other instances' changes to what this one keeps in memory (PostgreSQL only).
-        let listener = {
-            let (core, stop) = (self.core.clone(), stopped());
-            tokio::spawn(async move { core.listen_for_changes(stop).await })
-        };
+        // Other instances' changes to what this one keeps in memory (PostgreSQL only), heard
+        // from before the first request.
+        let listener = self
+            .core
+            .listen_for_changes()
+            .await
+            .context("could not listen for other instances' changes")?
+            .map(|l| tokio::spawn(l.run(stopped())));
         let http = tokio::spawn(reseller_webhooks::serve(
             self.listener,
             self.core.clone(),
@@ -180,9 +183,11 @@ impl Application {
             sync.await.context("the sync task panicked")?;
         }
         replay.await.context("the payment replay task panicked")?;
-        listener
-            .await
-            .context("the change listener task panicked")?;
+        if let Some(listener) = listener {
+            listener
+                .await
+                .context("the change listener task panicked")?;
+        }
         http.await
             .context("the HTTP task panicked")?
             .context("the HTTP server failed")?;

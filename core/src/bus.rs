@@ -71,6 +71,68 @@ impl Event {
     }
 }
 
+/// A connection listening for other instances' changes (PostgreSQL).
+#[derive(Debug)]
+pub struct ChangeListener {
+    core: Core,
+    listener: PgListener,
+}
+
+impl ChangeListener {
+    /// Applies the changes heard until `stop`, reconnecting after a lost connection. Run it for
+    /// the life of the process.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        tokio::select! {
+            () = stop => {}
+            () = self.listen() => {}
+        }
+    }
+
+    async fn listen(self) {
+        let ChangeListener { core, mut listener } = self;
+        let Some(url) = core.db.url_for_listener() else {
+            return;
+        };
+        loop {
+            let Err(e) = hear(&core, &mut listener).await;
+            tracing::warn!(error = %e, "the change listener lost its connection");
+            // Whatever happens until it is back may not be heard.
+            core.dispatch(Event::Resynced);
+            listener = loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match connect(url).await {
+                    Ok(l) => break l,
+                    Err(e) => tracing::warn!(error = %e, "the change listener cannot reconnect"),
+                }
+            };
+            core.dispatch(Event::Resynced);
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Applies what `listener` hears until its connection fails for good.
+async fn hear(
+    core: &Core,
+    listener: &mut PgListener,
+) -> Result<std::convert::Infallible, sqlx::Error> {
+    loop {
+        match listener.try_recv().await? {
+            Some(n) => match Event::decode(n.payload()) {
+                Some(event) => core.dispatch(event),
+                None => tracing::warn!(payload = n.payload(), "unknown change notification"),
+            },
+            // Lost the connection and listening again: what was sent meanwhile is lost.
+            None => core.dispatch(Event::Resynced),
+        }
+    }
+}
+
 /// The events received, for the parts of the process outside core (the failed-login limiter).
 #[derive(Debug)]
 pub(crate) struct Bus {
@@ -105,44 +167,19 @@ impl Core {
         self.bus.received.subscribe()
     }
 
-    /// Listens for other instances' changes until `stop`, reconnecting after a lost
-    /// connection; returns at once on SQLite. Run it for the life of the process.
-    pub async fn listen_for_changes(&self, stop: impl Future<Output = ()>) {
+    /// Connects this instance's listener for other instances' changes; `None` on SQLite. It
+    /// is listening when this returns, so a request served afterwards cannot miss a change;
+    /// [`ChangeListener::run`] then keeps it going.
+    pub async fn listen_for_changes(&self) -> Result<Option<ChangeListener>> {
         let Some(url) = self.db.url_for_listener() else {
-            return;
+            return Ok(None);
         };
-        tokio::select! {
-            () = stop => {}
-            () = self.listen(url) => {}
-        }
-    }
-
-    async fn listen(&self, url: &str) {
-        loop {
-            match self.listen_once(url).await {
-                Ok(()) => {}
-                Err(e) => tracing::warn!(error = %e, "the change listener lost its connection"),
-            }
-            // Whatever happened meanwhile may not have been heard.
-            self.dispatch(Event::Resynced);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    async fn listen_once(&self, url: &str) -> Result<(), sqlx::Error> {
-        let mut listener = PgListener::connect(url).await?;
-        listener.listen(CHANNEL).await?;
+        let listener = connect(url).await?;
         self.dispatch(Event::Resynced);
-        loop {
-            match listener.try_recv().await? {
-                Some(n) => match Event::decode(n.payload()) {
-                    Some(event) => self.dispatch(event),
-                    None => tracing::warn!(payload = n.payload(), "unknown change notification"),
-                },
-                // Reconnected (and listening again) after losing the connection.
-                None => self.dispatch(Event::Resynced),
-            }
-        }
+        Ok(Some(ChangeListener {
+            core: self.clone(),
+            listener,
+        }))
     }
 
     /// Applies `event` to what core keeps in memory, then passes it on.

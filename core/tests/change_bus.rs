@@ -24,12 +24,13 @@ async fn a_reconnected_listener_drops_what_it_may_have_missed() {
     }
     core.bulk_subscribers_for_bench("viewer", 1, "secret-pass")
         .await;
+    let listener = core
+        .listen_for_changes()
+        .await
+        .expect("the listener connects")
+        .expect("PostgreSQL has a listener");
     let mut events = core.events();
-    let listening = tokio::spawn({
-        let core = core.clone();
-        async move { core.listen_for_changes(std::future::pending()).await }
-    });
-    resynced(&mut events).await;
+    let listening = tokio::spawn(listener.run(std::future::pending()));
     let active = || async {
         core.authenticate("viewer0", "secret-pass")
             .await
