@@ -263,6 +263,13 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
+        // Other instances' changes to what this one keeps in memory (PostgreSQL only), heard
+        // from before the first request.
+        let listener = self
+            .core
+            .listen_for_changes()
+            .await
+            .context("could not listen for other instances' changes")?;
         let intake = reseller_bot::Intake::new(self.core.clone());
         // Whichever part ends first, for a failure or because it was stopped, the others go
         // with it.
@@ -298,6 +305,16 @@ impl Application {
                 "the sync worker",
                 Box::pin(async move {
                     sync.await;
+                    Ok(())
+                }),
+            ));
+        }
+        if let Some(listener) = listener {
+            let heard = listener.run(stopped());
+            parts.push(part(
+                "the change listener",
+                Box::pin(async move {
+                    heard.await;
                     Ok(())
                 }),
             ));

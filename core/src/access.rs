@@ -3,7 +3,9 @@
 //! or a slow password hash. Entries load on first use and are dropped by every change to the
 //! subscriber made through core, so the next request sees the change at once. A load that read
 //! the row before a change is not cached (a counter of changes tells), so it cannot put the old
-//! entry back after the change dropped it; entries also live at most [`MAX_AGE`].
+//! entry back after the change dropped it; entries also live at most [`MAX_AGE`]. Other
+//! instances on the same PostgreSQL database drop theirs when the change's notification
+//! arrives, within a second of the commit (see [`bus`](crate::bus)).
 //!
 //! Unknown usernames are cached too (as `None`), so guessing names costs no query and takes
 //! the same time as a wrong password. The cache is a `moka` cache bounded in entries

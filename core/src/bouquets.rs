@@ -204,6 +204,7 @@ impl Core {
             },
         )
         .await?;
+        self.publish(&mut tx, &crate::bus::Event::AccessAll).await?;
         tx.commit().await?;
         // Every one of the reseller's subscribers may see a different list now.
         self.access.clear();
@@ -242,6 +243,8 @@ impl Core {
             },
         )
         .await?;
+        self.publish(&mut tx, &crate::bus::Event::Access(sub.username.clone()))
+            .await?;
         tx.commit().await?;
         self.access.forget(&sub.username);
         Ok(ids.map_or(0, |ids| ids.len()))

@@ -310,9 +310,11 @@ impl Core {
             },
         )
         .await?;
+        self.publish(&mut tx, &crate::bus::Event::Channels).await?;
         tx.commit().await?;
-        // Stream ids and their categories changed. Cached bouquets need no reload: they can
-        // only hold ids of dropped categories, which are never reused.
+        // Stream ids and their categories changed, here and on every instance (the event).
+        // Cached bouquets need no reload: they can only hold ids of dropped categories, which
+        // are never reused.
         self.channel_index.forget();
         Ok(Imported {
             channels: plan.channels.len(),
@@ -397,7 +399,7 @@ impl ChannelIndex {
         }
     }
 
-    fn forget(&self) {
+    pub(crate) fn forget(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut current) = self.map.write() {
             *current = None;

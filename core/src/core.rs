@@ -13,6 +13,7 @@ pub struct Core {
     pub(crate) access: Arc<crate::access::AccessCache>,
     pub(crate) sessions: Arc<crate::connections::Sessions>,
     pub(crate) channel_index: Arc<crate::channels::ChannelIndex>,
+    pub(crate) bus: Arc<crate::bus::Bus>,
     /// This process among the instances sharing the database: the owner of the leases it
     /// takes on outbox work, and the name in its logs and metrics.
     pub(crate) instance: Arc<str>,
@@ -85,6 +86,7 @@ impl Core {
             policy: Arc::new(policy),
             sessions: Default::default(),
             channel_index: Default::default(),
+            bus: Default::default(),
             instance: format!(
                 "{}-{}",
                 std::process::id(),

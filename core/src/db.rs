@@ -30,6 +30,19 @@ pub struct Db {
     backend: Backend,
     /// SQLite's database file (`None` on PostgreSQL), next to which migrations take their lock.
     sqlite_file: Option<std::path::PathBuf>,
+    /// PostgreSQL only: where connections of their own are opened, outside the pool (the `Any`
+    /// pool cannot `LISTEN`, and the poller lock must die with its connection).
+    postgres_url: Option<PostgresUrl>,
+}
+
+/// A database URL, which may hold a password: never shown by `Debug`.
+#[derive(Clone)]
+struct PostgresUrl(std::sync::Arc<str>);
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresUrl(..)")
+    }
 }
 
 impl Db {
@@ -47,6 +60,7 @@ impl Db {
                 write: pool,
                 backend: Backend::Postgres,
                 sqlite_file: None,
+                postgres_url: Some(PostgresUrl(url.into())),
             });
         }
         let Some(path) = url
@@ -101,11 +115,18 @@ impl Db {
             write,
             backend: Backend::Sqlite,
             sqlite_file: Some(file.into()),
+            postgres_url: None,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL for connections of their own (the change listener, the poller lock); `None` on
+    /// SQLite.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_ref().map(|u| &*u.0)
     }
 
     /// Applies the pending migrations of this backend. Instances starting at once apply them

@@ -448,6 +448,10 @@ impl Core {
             },
         )
         .await?;
+        if refund_to.is_some() {
+            self.publish(&mut tx, &crate::bus::Event::Access(username.clone()))
+                .await?;
+        }
         tx.commit().await?;
         if refund_to.is_some() {
             self.access.forget(&username);

@@ -3,7 +3,7 @@
 //! the lock that lets exactly one instance poll. Only ids here; the bot owns the updates.
 
 use crate::core::now;
-use crate::{Backend, Core, Result};
+use crate::{Core, Result};
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
 use std::time::Duration;
@@ -49,11 +49,10 @@ impl Core {
     /// pool: if this process dies its connection closes and the lock is free for the next
     /// instance. SQLite has one process, so the lock is always granted.
     pub async fn try_poller_lock(&self, key: i64) -> Result<Option<PollerLock>> {
-        if self.db.backend() == Backend::Sqlite {
+        let Some(url) = self.db.postgres_url() else {
             return Ok(Some(PollerLock { conn: None }));
-        }
-        let url = self.db.read().connect_options().database_url.clone();
-        let mut conn = PgConnection::connect(url.as_str()).await?;
+        };
+        let mut conn = PgConnection::connect(url).await?;
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut conn)

@@ -63,6 +63,9 @@ impl Core {
             .execute(&mut *tx)
             .await
             .expect("update expiry");
+        self.publish(&mut tx, &crate::bus::Event::Access(username.into()))
+            .await
+            .expect("publish");
         tx.commit().await.expect("commit");
         self.access.forget(username);
     }
@@ -142,6 +145,9 @@ impl Core {
             .await
             .expect("insert subscriber");
         }
+        self.publish(&mut tx, &crate::bus::Event::AccessAll)
+            .await
+            .expect("publish");
         tx.commit().await.expect("commit");
         self.access.clear();
     }

@@ -10,6 +10,7 @@ mod bouquets;
 mod cli;
 mod cluster;
 mod http;
+mod instances_access;
 mod instances_startup;
 mod linking;
 mod messages;

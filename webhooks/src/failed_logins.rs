@@ -9,8 +9,17 @@
 //! address wait that much longer, so over time a guesser gets no more than one try per
 //! interval. Hand-written rather than governor's keyed limiter, which cannot look without
 //! taking.
+//!
+//! The check is in memory, so a login from an address without failures costs no query. The
+//! failures themselves are counted in the database
+//! ([`Core::spend_login_failure`](reseller_core::Core::spend_login_failure)), shared by every
+//! instance: this map holds what this instance's own failures returned, and the addresses any
+//! instance reported exhausted on the bus. Should the database not answer, a failure is counted
+//! here alone, as a single instance would.
 
 use dashmap::DashMap;
+use reseller_core::Core;
+use reseller_core::bus::Event;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -55,13 +64,49 @@ impl FailedLogins {
         }
     }
 
-    /// Spends one failure of `ip`'s allowance: its credentials were wrong.
-    pub(crate) fn failed(&self, ip: IpAddr) {
+    /// Spends one failure of `ip`'s allowance, for every instance: its credentials were wrong.
+    pub(crate) async fn failed(&self, core: &Core, ip: IpAddr) {
+        let client = client(ip);
+        match core.spend_login_failure(&client.to_string()).await {
+            Ok(full_at_ms) => self.full_at_least(client, full_at_ms),
+            Err(e) => {
+                tracing::warn!(error = %e, "failed login counted by this instance only");
+                self.spend_locally(client);
+            }
+        }
+    }
+
+    /// Takes in another instance's news that an address has no failure left.
+    pub(crate) fn heard(&self, event: &Event) {
+        if let Event::LoginsExhausted { client, full_at_ms } = event
+            && let Ok(ip) = client.parse()
+        {
+            self.full_at_least(ip, *full_at_ms);
+        }
+    }
+
+    /// Notes that `client`'s allowance is full no earlier than `full_at_ms` (Unix milliseconds).
+    fn full_at_least(&self, client: IpAddr, full_at_ms: i64) {
+        let ahead = (full_at_ms - chrono::Utc::now().timestamp_millis()).max(0);
+        let at = Instant::now() + Duration::from_millis(ahead as u64);
+        {
+            let mut full_at = self.full_at.entry(client).or_insert(at);
+            *full_at = (*full_at).max(at);
+        }
+        self.sweep_if_large();
+    }
+
+    /// Spends one failure in this instance's memory alone.
+    fn spend_locally(&self, ip: IpAddr) {
         let now = Instant::now();
         {
             let mut full_at = self.full_at.entry(client(ip)).or_insert(now);
             *full_at = (*full_at).max(now) + self.interval;
         }
+        self.sweep_if_large();
+    }
+
+    fn sweep_if_large(&self) {
         if self.full_at.len() >= self.sweep_at.load(Ordering::Relaxed) {
             self.sweep();
         }
@@ -107,7 +152,7 @@ mod tests {
         let limits = FailedLogins::new(3, Duration::from_secs(60));
         for _ in 0..3 {
             assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
-            limits.failed(ip("10.0.0.1"));
+            limits.spend_locally(ip("10.0.0.1"));
         }
         let wait = limits.check(ip("10.0.0.1")).expect_err("no failure left");
         assert!(
@@ -135,7 +180,7 @@ mod tests {
         let limits = FailedLogins::new(2, Duration::from_secs(60));
         // Ten guesses passed the check together, then all failed.
         for _ in 0..10 {
-            limits.failed(ip("10.0.0.1"));
+            limits.spend_locally(ip("10.0.0.1"));
         }
         let wait = limits.check(ip("10.0.0.1")).expect_err("in debt");
         assert!(wait > Duration::from_secs(8 * 60), "{wait:?}");
@@ -144,7 +189,7 @@ mod tests {
     #[test]
     fn an_ipv6_network_is_one_client() {
         let limits = FailedLogins::new(1, Duration::from_secs(60));
-        limits.failed(ip("2001:db8:1:2::1"));
+        limits.spend_locally(ip("2001:db8:1:2::1"));
         assert!(limits.check(ip("2001:db8:1:2:ffff::9")).is_err());
         assert_eq!(limits.check(ip("2001:db8:1:3::1")), Ok(()));
     }
@@ -152,7 +197,7 @@ mod tests {
     #[test]
     fn the_allowance_comes_back_and_sweeping_forgets_full_clients() {
         let limits = FailedLogins::new(1, Duration::from_millis(30));
-        limits.failed(ip("10.0.0.1"));
+        limits.spend_locally(ip("10.0.0.1"));
         assert!(limits.check(ip("10.0.0.1")).is_err());
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(limits.check(ip("10.0.0.1")), Ok(()));
@@ -164,7 +209,7 @@ mod tests {
     fn a_flood_of_addresses_does_not_grow_without_bound() {
         let limits = FailedLogins::new(5, Duration::from_millis(1));
         for i in 0..(SWEEP_FLOOR as u32 * 3) {
-            limits.failed(IpAddr::V4(i.into()));
+            limits.spend_locally(IpAddr::V4(i.into()));
             if i % 1000 == 0 {
                 std::thread::sleep(Duration::from_millis(2));
             }

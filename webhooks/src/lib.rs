@@ -40,10 +40,24 @@ pub fn router(
     server: ServerInfo,
     metrics: Option<MetricsEndpoint>,
 ) -> Router {
-    let guesses = Arc::new(failed_logins::FailedLogins::new(
+    let guesses = failed_logins_for(&core);
+    routes(core, secrets, server, metrics, guesses)
+}
+
+fn failed_logins_for(core: &Core) -> Arc<failed_logins::FailedLogins> {
+    Arc::new(failed_logins::FailedLogins::new(
         core.policy().failed_login_burst,
         core.policy().failed_login_interval,
-    ));
+    ))
+}
+
+fn routes(
+    core: Core,
+    secrets: PaymentSecrets,
+    server: ServerInfo,
+    metrics: Option<MetricsEndpoint>,
+    guesses: Arc<failed_logins::FailedLogins>,
+) -> Router {
     // Measured by one layer, so the player API's handlers stay as they are.
     let player = Router::new()
         .route("/player_api.php", get(player_api::player_api))
@@ -88,24 +102,47 @@ pub async fn serve(
     extra: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let guesses = failed_logins_for(&core);
     let tidy = tokio::spawn(drop_expired(core.clone()));
-    let app = router(core, secrets, server, metrics)
+    let news = tokio::spawn(hear_exhausted(core.events(), guesses.clone()));
+    let app = routes(core, secrets, server, metrics, guesses)
         .merge(extra)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await;
     tidy.abort();
+    news.abort();
     served
 }
 
+/// Refuses from memory the addresses other instances report out of failed logins.
+async fn hear_exhausted(
+    mut events: tokio::sync::broadcast::Receiver<reseller_core::bus::Event>,
+    guesses: Arc<failed_logins::FailedLogins>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => guesses.heard(&event),
+            // Missed news only lets a few more tries through, each counted when it fails.
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Frees core's expired login-cache entries and sessions while the server runs, so that memory
-/// shrinks after a burst of players even if no request comes to trigger it.
+/// shrinks after a burst of players even if no request comes to trigger it, and deletes the
+/// shared rows that expired (idle sessions, old kicks, full failed-login allowances).
 async fn drop_expired(core: Core) {
     let mut every = tokio::time::interval(reseller_core::access::MAX_AGE);
     loop {
         every.tick().await;
         core.drop_expired();
+        if let Err(e) = core.clean_up_shared().await {
+            tracing::warn!(error = %e, "could not clean up expired sessions and failed logins");
+        }
     }
 }
 

@@ -89,7 +89,7 @@ async fn guarded(
     state.guesses.check(client).map_err(Refused::Slow)?;
     let outcome = login.await;
     if matches!(outcome, Ok(None)) {
-        state.guesses.failed(client);
+        state.guesses.failed(&state.core, client).await;
     }
     match outcome {
         Ok(Some(a)) => Ok(a),

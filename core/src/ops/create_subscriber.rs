@@ -144,6 +144,9 @@ impl Core {
             charged,
             balance,
         };
+        // Other instances may hold this name as unknown.
+        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
+            .await?;
         let done = self.finish(claimed, op, value).await?;
         self.access.forget(username.as_str());
         Ok(done)

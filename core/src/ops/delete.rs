@@ -59,6 +59,8 @@ impl Core {
             username: sub.username,
             days_left,
         };
+        self.publish(tx, &crate::bus::Event::Access(value.username.clone()))
+            .await?;
         let done = self.finish(claimed, op, value).await?;
         self.access.forget(username.as_str());
         Ok(done)

@@ -94,6 +94,8 @@ impl Core {
             charged: if owner.is_some() { days.get() } else { 0 },
             balance,
         };
+        self.publish(tx, &crate::bus::Event::Access(value.username.clone()))
+            .await?;
         let done = self.finish(claimed, op, value).await?;
         self.access.forget(username.as_str());
         Ok(done)

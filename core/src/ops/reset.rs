@@ -43,6 +43,8 @@ impl Core {
             },
         )
         .await?;
+        self.publish(tx, &crate::bus::Event::Access(sub.username.clone()))
+            .await?;
         let done = self.finish(claimed, op, sub.username).await?;
         self.access.forget(&done.value);
         Ok(done)

@@ -59,6 +59,8 @@ impl Core {
             },
         )
         .await?;
+        self.publish(tx, &crate::bus::Event::Access(sub.username.clone()))
+            .await?;
         let done = self.finish(claimed, op, true).await?;
         self.access.forget(username.as_str());
         Ok(done)
