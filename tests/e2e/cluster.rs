@@ -27,7 +27,11 @@ struct Instance {
 impl Instance {
     /// Starts `serve` with the cluster's environment plus `extra`.
     fn spawn(cluster: &Cluster, extra: &[(&str, String)]) -> Instance {
-        let http = free_port();
+        Self::spawn_at(cluster, free_port(), extra)
+    }
+
+    /// Starts `serve` listening on `http`.
+    fn spawn_at(cluster: &Cluster, http: SocketAddr, extra: &[(&str, String)]) -> Instance {
         let log = std::env::temp_dir().join(format!(
             "resellerbot-cluster-{}-{}.log",
             std::process::id(),
@@ -180,9 +184,7 @@ impl Cluster {
 
     /// Subscriber `name` created by reseller `user` through the bot; its password.
     async fn subscriber(&self, user: i64, name: &str, days: i64) -> String {
-        let card = self
-            .say(user, &format!("/new {days} {name}"), "Confirm")
-            .await;
+        let card = self.say(user, &format!("/new {days} {name}"), "").await;
         let done = self.press(user, &card, "Confirm").await;
         password_in(&done.text)
     }
@@ -213,9 +215,14 @@ async fn auth(instance: &Instance, username: &str, password: &str) -> i64 {
 }
 
 /// The streaming server's check of `session` on `instance` (the one imported channel): the
-/// HTTP status.
-async fn stream(instance: &Instance, username: &str, password: &str, session: &str) -> u16 {
-    reqwest::Client::new()
+/// HTTP status and the reason.
+async fn stream(
+    instance: &Instance,
+    username: &str,
+    password: &str,
+    session: &str,
+) -> (u16, String) {
+    let answer = reqwest::Client::new()
         .get(format!("http://{}/auth/stream", instance.http))
         .query(&[
             ("username", username),
@@ -226,9 +233,9 @@ async fn stream(instance: &Instance, username: &str, password: &str, session: &s
         ])
         .send()
         .await
-        .expect("answers")
-        .status()
-        .as_u16()
+        .expect("answers");
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap_or_default())
 }
 
 /// Polls `check` until it holds or `within` passed; how long it took.
@@ -270,7 +277,7 @@ async fn a_reset_or_disable_on_one_instance_is_refused_by_every_instance_within_
         assert_eq!(auth(i, "viewer", &password).await, 1);
     }
 
-    let card = cluster.say(2_001, "/reset viewer", "Confirm").await;
+    let card = cluster.say(2_001, "/reset viewer", "").await;
     let done = cluster.press(2_001, &card, "Confirm").await;
     let new_password = password_in(&done.text);
     for i in &instances {
@@ -286,11 +293,13 @@ async fn a_reset_or_disable_on_one_instance_is_refused_by_every_instance_within_
         assert_eq!(auth(i, "viewer", &new_password).await, 1);
     }
 
-    let card = cluster.say(2_001, "/disable viewer", "Confirm").await;
-    cluster.press(2_001, &card, "Confirm").await;
+    cluster.say(2_001, "/disable viewer", "disabled").await;
     for i in &instances {
         let refused = within(Duration::from_secs(1), async || {
-            stream(i, "viewer", &new_password, &format!("s-{}", i.http.port())).await == 403
+            stream(i, "viewer", &new_password, &format!("s-{}", i.http.port()))
+                .await
+                .0
+                == 403
         })
         .await;
         assert!(
@@ -316,17 +325,17 @@ async fn max_connections_and_kick_hold_across_instances() {
     let (a, b) = (&instances[0], &instances[1]);
     // The tampering went around core: wait for both caches to reload it (they hold 30 s at
     // most), through a change made by the bot, which every instance hears about.
-    let card = cluster.say(2_001, "/extend viewer 1", "Confirm").await;
+    let card = cluster.say(2_001, "/extend viewer 1", "").await;
     cluster.press(2_001, &card, "Confirm").await;
 
-    assert_eq!(stream(a, "viewer", &password, "phone").await, 200);
+    assert_eq!(stream(a, "viewer", &password, "phone").await.0, 200);
     assert_eq!(
         stream(b, "viewer", &password, "tv").await,
-        429,
+        (403, "too many connections".to_string()),
         "a second session on the other instance goes past max_connections = 1"
     );
     assert_eq!(
-        stream(b, "viewer", &password, "phone").await,
+        stream(b, "viewer", &password, "phone").await.0,
         200,
         "the same session moves"
     );
@@ -339,7 +348,7 @@ async fn max_connections_and_kick_hold_across_instances() {
     );
     for i in [a, b] {
         let refused = within(Duration::from_secs(1), async || {
-            stream(i, "viewer", &password, "phone").await != 200
+            stream(i, "viewer", &password, "phone").await.0 != 200
         })
         .await;
         assert!(
@@ -349,7 +358,7 @@ async fn max_connections_and_kick_hold_across_instances() {
         );
     }
     assert_eq!(
-        stream(b, "viewer", &password, "tv").await,
+        stream(b, "viewer", &password, "tv").await.0,
         200,
         "a new session is welcome"
     );
@@ -542,4 +551,79 @@ async fn a_kill_9_of_one_instance_mid_work_loses_nothing_and_duplicates_nothing(
     );
     let report = cluster.core.verify_ledger().await.expect("verify runs");
     assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+/// A Telegram update as the Bot API sends it: `/help` from the admin.
+fn help_update(update_id: i64) -> serde_json::Value {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": 900_000 + update_id,
+            "date": chrono::Utc::now().timestamp(),
+            "chat": { "id": ADMIN, "type": "private", "first_name": "Admin" },
+            "from": { "id": ADMIN, "is_bot": false, "first_name": "Admin" },
+            "text": "/help",
+            "entities": [{ "type": "bot_command", "offset": 0, "length": 5 }],
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_webhook_mode_an_update_redelivered_to_the_other_instance_is_answered_once() {
+    const SECRET: &str = "cluster-webhook-secret-0123456789";
+    let Some(cluster) = Cluster::new(
+        vec![
+            ("BOT_MODE", "webhook".into()),
+            ("TELEGRAM_WEBHOOK_SECRET", SECRET.into()),
+        ],
+        Default::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    // Telegram knows one URL (the proxy's); here it leads to the first instance.
+    let proxy = free_port();
+    let webhook_url = [("TELEGRAM_WEBHOOK_URL", format!("http://{proxy}"))];
+    let mut a = Instance::spawn_at(&cluster, proxy, &webhook_url);
+    let mut b = Instance::spawn(&cluster, &webhook_url);
+    a.ready().await;
+    b.ready().await;
+    let registered = cluster.tg.webhook().expect("setWebhook was called");
+    assert_eq!(registered.secret_token.as_deref(), Some(SECRET));
+
+    let before = cluster.tg.sent().len();
+    let id = cluster.tg.send_text(ADMIN, "/help");
+    cluster.tg.wait_for(ADMIN, before, "").await;
+    // The proxy retries the same update on the other instance (the first answer got lost).
+    let path = registered
+        .url
+        .split_once("/telegram/")
+        .map(|(_, p)| p.to_string())
+        .expect("the webhook path");
+    let at_b = format!("http://{}/telegram/{path}", b.http);
+    let post = |token: &'static str, body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(&at_b)
+            .header("X-Telegram-Bot-Api-Secret-Token", token)
+            .json(&body)
+            .send()
+    };
+    let after_first = cluster.tg.sent().len();
+    let answer = post(SECRET, help_update(id)).await.expect("answers");
+    assert_eq!(answer.status().as_u16(), 200);
+    let wrong = post("not-the-secret-token-000", help_update(id + 100))
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status().as_u16(), 401);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        cluster.tg.sent().len(),
+        after_first,
+        "the redelivered update was answered again, or the forged one was handled"
+    );
+    // A new update through the second instance is handled: it was the id, not the route.
+    let fresh = post(SECRET, help_update(id + 200)).await.expect("answers");
+    assert_eq!(fresh.status().as_u16(), 200);
+    cluster.tg.wait_for(ADMIN, after_first, "").await;
 }
