@@ -214,7 +214,7 @@ impl Application {
             listener,
             bot,
             payments: settings.payment_secrets(),
-            server: reseller_webhooks::ServerInfo::from_url(&settings.stream_url),
+            server: settings.server_info().map_err(anyhow::Error::msg)?,
             metrics: reseller_webhooks::MetricsEndpoint {
                 // Installed now, before anything is counted; rendered at each scrape.
                 render: std::sync::Arc::new({

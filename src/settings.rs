@@ -11,7 +11,8 @@ use std::path::PathBuf;
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Top-level keys that are read from plain upper-case environment variables.
-const ENV_KEYS: [&str; 37] = [
+const ENV_KEYS: [&str; 38] = [
+    "trusted_proxies",
     "bot_token",
     "bot_mode",
     "telegram_webhook_url",
@@ -103,6 +104,9 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// Where players reach the streams, reported in `player_api.php`'s server_info.
     pub stream_url: url::Url,
+    /// Reverse proxies in front of the HTTP server (comma-separated addresses and networks),
+    /// whose `X-Forwarded-For` names the player.
+    pub trusted_proxies: String,
     /// The public base URL of this server, for providers that take a callback per payment.
     pub public_url: Option<String>,
     pub stripe_secret_key: Option<String>,
@@ -211,6 +215,13 @@ impl Settings {
             .expect("config/default.toml is valid")
     }
 
+    /// Where players reach the streams, and the proxies in front of this server.
+    pub fn server_info(&self) -> Result<reseller_webhooks::ServerInfo, String> {
+        let proxies = reseller_webhooks::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| format!("TRUSTED_PROXIES: {e}"))?;
+        Ok(reseller_webhooks::ServerInfo::from_url(&self.stream_url).behind(proxies))
+    }
+
     /// The panel to push subscriber changes to; `None` for the built-in backend.
     pub fn sync_backend(&self) -> Result<Option<reseller_webhooks::sync::Backend>, String> {
         use reseller_webhooks::sync::Backend;
@@ -315,6 +326,7 @@ impl Settings {
 
     fn check(&self) -> Result<(), String> {
         self.sync_backend()?;
+        self.server_info()?;
         self.bot_mode()?;
         if !(8..=64).contains(&self.policy.password_length) {
             return Err(format!(

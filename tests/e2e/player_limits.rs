@@ -83,6 +83,68 @@ async fn after_the_failed_logins_even_the_right_password_waits_and_other_address
     );
 }
 
+/// A login through a proxy that says it forwards for `player`.
+async fn login_via(app: &TestApp, player: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("http://{}/player_api.php", app.http))
+        .header("X-Forwarded-For", player)
+        .query(&[("username", "viewer0"), ("password", password)])
+        .send()
+        .await
+        .expect("answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_failed_logins_count_per_player_and_elsewhere_the_header_is_ignored()
+{
+    // Every request reaches the app from 127.0.0.1: the reverse proxy of a deployment.
+    let app = TestApp::spawn_with(|s| {
+        s.policy.failed_login_burst = 3.try_into().expect("non-zero");
+        s.policy.failed_login_wait_secs = 60.try_into().expect("non-zero");
+        s.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    app.core
+        .bulk_subscribers_for_bench("viewer", 1, "right-password")
+        .await;
+    for i in 0..3 {
+        assert_eq!(
+            login_via(&app, "198.51.100.7", &format!("guess{i}")).await,
+            200
+        );
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.7", "right-password").await,
+        429,
+        "the guesser waits"
+    );
+    assert_eq!(
+        login_via(&app, "198.51.100.8", "right-password").await,
+        200,
+        "another player behind the same proxy is not locked out"
+    );
+
+    // Without the proxy listed, the header is the client's own invention: all one address.
+    let direct = three_failures_a_minute().await;
+    direct
+        .core
+        .bulk_subscribers_for_bench("viewer", 1, "right-password")
+        .await;
+    for i in 0..3 {
+        assert_eq!(
+            login_via(&direct, &format!("192.0.2.{i}"), "wrong").await,
+            200
+        );
+    }
+    assert_eq!(
+        login_via(&direct, "192.0.2.99", "right-password").await,
+        429,
+        "a forged X-Forwarded-For does not buy new tries"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_username_costs_no_query_and_can_be_created_at_once() {
     let app = TestApp::spawn().await;

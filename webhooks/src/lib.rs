@@ -2,6 +2,7 @@
 //! provider under [`providers`]) and the subscriber API players log in with, each registered
 //! in [`router`].
 
+mod client_addr;
 mod failed_logins;
 mod metrics;
 mod payments;
@@ -9,6 +10,7 @@ mod player_api;
 pub mod providers;
 pub mod sync;
 
+pub use client_addr::TrustedProxies;
 pub use metrics::MetricsEndpoint;
 pub use payments::{PaymentSecrets, replay as replay_payments};
 pub use player_api::ServerInfo;

@@ -5,7 +5,8 @@
 //! [`failed_logins`](crate::failed_logins)).
 
 use crate::AppState;
-use axum::extract::{ConnectInfo, Query, State};
+use crate::client_addr::{ClientAddr, TrustedProxies};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -15,7 +16,7 @@ use reseller_core::connections::Verdict;
 use serde::Deserialize;
 use serde_json::json;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct ServerInfo {
     pub port: u16,
     pub https_port: u16,
     pub protocol: String,
+    /// The reverse proxies in front of this server, whose `X-Forwarded-For` names the player.
+    pub proxies: TrustedProxies,
 }
 
 impl ServerInfo {
@@ -43,7 +46,13 @@ impl ServerInfo {
                 443
             },
             protocol: url.scheme().to_string(),
+            proxies: TrustedProxies::default(),
         }
+    }
+
+    /// The same, reached through `proxies`.
+    pub fn behind(self, proxies: TrustedProxies) -> ServerInfo {
+        ServerInfo { proxies, ..self }
     }
 }
 
@@ -138,10 +147,10 @@ fn can_watch(a: &Access) -> bool {
 
 pub(crate) async fn player_api(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer.ip(), &login.username, &login.password).await {
+    let access = match authenticated(&state, client, &login.username, &login.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_player(),
     };
@@ -201,10 +210,10 @@ pub(crate) async fn player_api(
 /// `get.php`: the subscriber's whole playlist in `m3u_plus` format.
 pub(crate) async fn playlist(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Query(login): Query<Login>,
 ) -> Response {
-    let access = match authenticated(&state, peer.ip(), &login.username, &login.password).await {
+    let access = match authenticated(&state, client, &login.username, &login.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_server(),
     };
@@ -305,7 +314,7 @@ pub(crate) struct StreamCheck {
 /// hooks): 200 to allow the session, 403 to refuse it. Call it on start and as a heartbeat.
 pub(crate) async fn authorize_stream(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Query(check): Query<StreamCheck>,
 ) -> Response {
     if check.session.is_empty() || check.session.len() > 128 {
@@ -321,7 +330,7 @@ pub(crate) async fn authorize_stream(
         .ip
         .as_deref()
         .and_then(|ip| ip.parse().ok())
-        .unwrap_or(peer.ip());
+        .unwrap_or(client);
     let login = match check.token.as_deref() {
         Some(token) => guarded(&state, viewer, state.core.authenticate_token(token)).await,
         None => authenticated(&state, viewer, &check.username, &check.password).await,
@@ -386,10 +395,10 @@ fn stream_id(stream: &str) -> Option<i64> {
 /// The streaming server reports that a session ended.
 pub(crate) async fn end_stream(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Query(check): Query<StreamCheck>,
 ) -> Response {
-    let access = match authenticated(&state, peer.ip(), &check.username, &check.password).await {
+    let access = match authenticated(&state, client, &check.username, &check.password).await {
         Ok(a) => a,
         Err(refused) => return refused.for_server(),
     };
