@@ -17,6 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Who the notifications in these tests are for.
+const READER: i64 = 3_001;
+
 /// One `resellerbot serve` process.
 struct Instance {
     child: Child,
@@ -150,6 +153,27 @@ impl Cluster {
             i.ready().await;
         }
         instances
+    }
+
+    /// `n` notifications for `chat` in the outbox, as changes would leave them.
+    async fn notifications_waiting(&self, chat: i64, n: usize) {
+        self.tg.start_chat(chat);
+        self.core
+            .tamper_for_tests(&format!(
+                "INSERT INTO notifications (telegram_id, text, created_at) \
+                 SELECT {chat}, 'notice ' || CAST(n AS TEXT), 0 FROM generate_series(1, {n}) AS n"
+            ))
+            .await;
+    }
+
+    /// Every text sent to `chat` so far.
+    fn texts_to(&self, chat: i64) -> Vec<String> {
+        self.tg
+            .sent()
+            .into_iter()
+            .filter(|m| m.chat_id == chat)
+            .map(|m| m.text)
+            .collect()
     }
 
     /// `text` from `user`; the first reply afterwards containing `needle`.
@@ -450,25 +474,9 @@ async fn three_hundred_notifications_become_three_hundred_messages() {
     let Some(cluster) = Cluster::new(Vec::new(), Default::default()).await else {
         return;
     };
-    let reader = 3_001;
-    cluster.tg.start_chat(reader);
-    cluster
-        .core
-        .tamper_for_tests(&format!(
-            "INSERT INTO notifications (telegram_id, text, created_at) \
-             SELECT {reader}, 'notice ' || CAST(n AS TEXT), 0 FROM generate_series(1, 300) AS n"
-        ))
-        .await;
+    cluster.notifications_waiting(READER, 300).await;
     let _instances = cluster.start(2).await;
-    let to_reader = || {
-        cluster
-            .tg
-            .sent()
-            .into_iter()
-            .filter(|m| m.chat_id == reader)
-            .map(|m| m.text)
-            .collect::<Vec<_>>()
-    };
+    let to_reader = || cluster.texts_to(READER);
     let all = within(Duration::from_secs(60), async || to_reader().len() >= 300).await;
     assert!(all.is_some(), "only {} of 300 arrived", to_reader().len());
     // Give a duplicate time to show up.
@@ -490,15 +498,7 @@ async fn a_kill_9_of_one_instance_mid_work_loses_nothing_and_duplicates_nothing(
     };
     panel.set(Mode::Slow(200));
     let names = subscribers_with_jobs(&cluster.core, "kill", 20).await;
-    let reader = 3_001;
-    cluster.tg.start_chat(reader);
-    cluster
-        .core
-        .tamper_for_tests(&format!(
-            "INSERT INTO notifications (telegram_id, text, created_at) \
-             SELECT {reader}, 'notice ' || CAST(n AS TEXT), 0 FROM generate_series(1, 200) AS n"
-        ))
-        .await;
+    cluster.notifications_waiting(READER, 200).await;
     let mut instances = cluster.start(2).await;
     let started = within(Duration::from_secs(20), async || panel.attempts() >= 4).await;
     assert!(started.is_some(), "the workers started delivering");
@@ -520,15 +520,7 @@ async fn a_kill_9_of_one_instance_mid_work_loses_nothing_and_duplicates_nothing(
         names.len()
     );
 
-    let to_reader = || {
-        cluster
-            .tg
-            .sent()
-            .into_iter()
-            .filter(|m| m.chat_id == reader)
-            .map(|m| m.text)
-            .collect::<Vec<_>>()
-    };
+    let to_reader = || cluster.texts_to(READER);
     let all = within(Duration::from_secs(60), async || {
         to_reader()
             .iter()
