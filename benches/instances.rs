@@ -9,7 +9,7 @@
 
 use hmac::{Hmac, Mac};
 use reseller_core::Actor;
-use reseller_core::domain::{Days, OperationId, TelegramId, Username};
+use reseller_core::domain::{TelegramId, Username};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ const REQUESTS: usize = 20_000;
 const EVENTS: usize = 2_000;
 const PASSWORD: &str = "bench-password";
 const SECRET: &str = "whsec_bench";
+const RESELLERS: usize = 50;
 
 #[tokio::main]
 async fn main() {
@@ -45,20 +46,18 @@ async fn main() {
         .await
         .expect("channels imported");
     let stream = core.channels(None).await.expect("channels")[0].id;
-    let name = Username::parse("bench").expect("valid");
-    let reseller = core
-        .create_reseller(&admin, &name, None)
-        .await
-        .expect("reseller");
-    core.grant(
-        &admin,
-        &OperationId::random(),
-        &name,
-        Days::new(1).expect("1"),
-        None,
-    )
-    .await
-    .expect("grant");
+    // Payments spread over many resellers, as in a real business: one reseller's balance row
+    // would serialise every payment and measure nothing but that lock.
+    let mut resellers = Vec::with_capacity(RESELLERS);
+    for i in 0..RESELLERS {
+        let name = Username::parse(&format!("bench{i}")).expect("valid");
+        resellers.push(
+            core.create_reseller(&admin, &name, None)
+                .await
+                .expect("reseller")
+                .id,
+        );
+    }
     let package = core.packages(false).await.expect("packages")[0].clone();
     let telegram = fake_bot_api().await;
 
@@ -106,7 +105,11 @@ async fn main() {
         let mut events = Vec::with_capacity(EVENTS);
         for i in 0..EVENTS {
             let order = core
-                .create_order(&Actor::Reseller(reseller.id), package.id, "stripe")
+                .create_order(
+                    &Actor::Reseller(resellers[i % RESELLERS]),
+                    package.id,
+                    "stripe",
+                )
                 .await
                 .expect("order")
                 .public_id;
@@ -127,8 +130,11 @@ async fn main() {
     }
     let report = core.verify_ledger().await.expect("verify");
     assert!(report.violations.is_empty(), "{:?}", report.violations);
-    let me = core.me(reseller.id).await.expect("reseller");
-    assert_eq!(me.balance, 1 + 2 * EVENTS as i64 * package.credits);
+    let mut credited = 0;
+    for id in &resellers {
+        credited += core.me(*id).await.expect("reseller").balance;
+    }
+    assert_eq!(credited, 2 * EVENTS as i64 * package.credits);
     println!("  every event credited once; ledger verified");
 }
 
@@ -193,14 +199,21 @@ async fn fake_bot_api() -> String {
     async fn method(
         Path((_token, method)): Path<(String, String)>,
     ) -> axum::Json<serde_json::Value> {
-        axum::Json(match method.as_str() {
-            "getMe" => json!({ "ok": true, "result": {
-                "id": 999, "is_bot": true, "first_name": "Bench", "username": "bench_bot" } }),
-            "getUpdates" => {
+        // teloxide writes method names in any case (`GetMe`); Telegram ignores it.
+        axum::Json(match method.to_ascii_lowercase().as_str() {
+            "getme" => json!({ "ok": true, "result": {
+                "id": 999, "is_bot": true, "first_name": "Bench", "username": "bench_bot",
+                "can_join_groups": true, "can_read_all_group_messages": false,
+                "supports_inline_queries": false, "has_main_web_app": false } }),
+            "getupdates" => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 json!({ "ok": true, "result": [] })
             }
-            "getWebhookInfo" => json!({ "ok": true, "result": {
+            // Notifications to the admin: Telegram answers with the message sent.
+            "sendmessage" => json!({ "ok": true, "result": {
+                "message_id": 1, "date": 0, "text": "sent",
+                "chat": { "id": 1, "type": "private", "first_name": "Admin" } } }),
+            "getwebhookinfo" => json!({ "ok": true, "result": {
                 "url": "", "has_custom_certificate": false, "pending_update_count": 0 } }),
             _ => json!({ "ok": true, "result": true }),
         })
