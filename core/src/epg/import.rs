@@ -74,12 +74,14 @@ impl Core {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(row.map(|(url, etag, last_modified, generation)| FetchClaim {
-            url: (!url.is_empty()).then_some(url),
-            etag,
-            last_modified,
-            generation,
-        }))
+        Ok(
+            row.map(|(url, etag, last_modified, generation)| FetchClaim {
+                url: (!url.is_empty()).then_some(url),
+                etag,
+                last_modified,
+                generation,
+            }),
+        )
     }
 
     /// The source answered "not modified": the guide held stays, the attempt is recorded.
@@ -133,7 +135,11 @@ impl Core {
                 Ok(done)
             }
             Err(e) => {
-                let why = if e.is_internal() { "an internal error (see the log)".to_string() } else { e.to_string() };
+                let why = if e.is_internal() {
+                    "an internal error (see the log)".to_string()
+                } else {
+                    e.to_string()
+                };
                 if e.is_internal() {
                     tracing::error!(error = ?e, "guide import failed");
                 }
@@ -159,8 +165,15 @@ impl Core {
         let (item_tx, mut item_rx) = mpsc::channel::<Vec<Item>>(2);
         let max = limits.max_bytes;
         let parser = tokio::task::spawn_blocking(move || {
-            let input = parse::open(ChunkReader { rx: chunk_rx, chunk: Vec::new(), pos: 0 }, max)
-                .map_err(|e| e.to_string())?;
+            let input = parse::open(
+                ChunkReader {
+                    rx: chunk_rx,
+                    chunk: Vec::new(),
+                    pos: 0,
+                },
+                max,
+            )
+            .map_err(|e| e.to_string())?;
             let mut batch = Vec::with_capacity(BATCH);
             let counts = parse::parse(input, window, |item| {
                 batch.push(item);
@@ -175,7 +188,12 @@ impl Core {
             let mut body = std::pin::pin!(body);
             while let Some(chunk) = body.next().await {
                 let failed = chunk.is_err();
-                if chunk_tx.send(chunk.map(|c| c.as_ref().to_vec())).await.is_err() || failed {
+                if chunk_tx
+                    .send(chunk.map(|c| c.as_ref().to_vec()))
+                    .await
+                    .is_err()
+                    || failed
+                {
                     break;
                 }
             }
@@ -192,14 +210,21 @@ impl Core {
         let counts = parser
             .await
             .map_err(|e| CoreError::Internal(Box::new(e)))?
-            .map_err(|why| CoreError::Invalid(ParseError(format!("Could not read the guide: {why}."))))?;
+            .map_err(|why| {
+                CoreError::Invalid(ParseError(format!("Could not read the guide: {why}.")))
+            })?;
         done.outside_window = counts.outside_window;
         done.unreadable = counts.unreadable;
         Ok(done)
     }
 
     /// One batch in one transaction, under a still-held claim.
-    async fn write_batch(&self, generation: i64, batch: &[Item], done: &mut Imported) -> Result<()> {
+    async fn write_batch(
+        &self,
+        generation: i64,
+        batch: &[Item],
+        done: &mut Imported,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         self.renew_claim(&mut tx).await?;
         let channels: Vec<(&str, &str)> = batch
@@ -266,13 +291,20 @@ impl Core {
         .await?
         .rows_affected();
         if renewed == 0 {
-            return Err(CoreError::Internal("the guide import lost its claim".into()));
+            return Err(CoreError::Internal(
+                "the guide import lost its claim".into(),
+            ));
         }
         Ok(())
     }
 
     /// Serves generation `next` from now on.
-    async fn switch_generation(&self, next: i64, (etag, last_modified): (String, String), done: &Imported) -> Result<()> {
+    async fn switch_generation(
+        &self,
+        next: i64,
+        (etag, last_modified): (String, String),
+        done: &Imported,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         self.renew_claim(&mut tx).await?;
         sqlx::query(

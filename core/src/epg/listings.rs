@@ -20,7 +20,13 @@ pub struct Listing {
 impl Core {
     /// Programmes of stream `stream` ending after `from` (Unix seconds), at most `limit`, in
     /// order; nothing for a stream the subscriber may not watch or that has no guide.
-    pub async fn epg_listings(&self, access: &Access, stream: i64, from: i64, limit: usize) -> Result<Vec<Listing>> {
+    pub async fn epg_listings(
+        &self,
+        access: &Access,
+        stream: i64,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<Listing>> {
         if self.stream_right(access, stream).await? != StreamRight::Allowed {
             return Ok(Vec::new());
         }
@@ -38,15 +44,17 @@ impl Core {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, channel_id, title, description, lang, start, stop)| Listing {
-                id,
-                channel_id,
-                title,
-                description,
-                lang,
-                start,
-                stop,
-            })
+            .map(
+                |(id, channel_id, title, description, lang, start, stop)| Listing {
+                    id,
+                    channel_id,
+                    title,
+                    description,
+                    lang,
+                    start,
+                    stop,
+                },
+            )
             .collect())
     }
 }

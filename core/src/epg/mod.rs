@@ -30,7 +30,11 @@ pub fn redact_url(url: &str) -> String {
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let cut = tail.find(['?', '#']);
     let path = cut.map_or(tail, |i| &tail[..i]);
-    let hidden = if cut.is_some() || authority.contains('@') { "…" } else { "" };
+    let hidden = if cut.is_some() || authority.contains('@') {
+        "…"
+    } else {
+        ""
+    };
     let query = if cut.is_some() { "?" } else { "" };
     match scheme {
         Some(s) => format!("{s}://{host}{path}{query}{hidden}"),
@@ -48,7 +52,10 @@ mod tests {
             redact_url("http://user:pw@epg.example.com:8080/xmltv.php?username=u&password=p"),
             "http://epg.example.com:8080/xmltv.php?…"
         );
-        assert_eq!(redact_url("https://epg.example.com/guide.xml.gz"), "https://epg.example.com/guide.xml.gz");
+        assert_eq!(
+            redact_url("https://epg.example.com/guide.xml.gz"),
+            "https://epg.example.com/guide.xml.gz"
+        );
         assert_eq!(redact_url("https://a@b.com"), "https://b.com…");
     }
 }

@@ -11,7 +11,10 @@ use std::ops::Range;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Item {
     /// `<channel id>` and its first `<display-name>`.
-    Channel { id: String, name: String },
+    Channel {
+        id: String,
+        name: String,
+    },
     Programme(Programme),
 }
 
@@ -35,7 +38,10 @@ pub(crate) struct Counts {
 }
 
 /// `input` as a buffered reader of the uncompressed guide, refusing it past `max_bytes`.
-pub(crate) fn open(input: impl Read + Send + 'static, max_bytes: u64) -> std::io::Result<Box<dyn BufRead + Send>> {
+pub(crate) fn open(
+    input: impl Read + Send + 'static,
+    max_bytes: u64,
+) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut raw = BufReader::new(input);
     let gzip = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let plain: Box<dyn Read + Send> = if gzip {
@@ -43,7 +49,11 @@ pub(crate) fn open(input: impl Read + Send + 'static, max_bytes: u64) -> std::io
     } else {
         Box::new(raw)
     };
-    Ok(Box::new(BufReader::new(Bounded { inner: plain, left: max_bytes, max: max_bytes })))
+    Ok(Box::new(BufReader::new(Bounded {
+        inner: plain,
+        left: max_bytes,
+        max: max_bytes,
+    })))
 }
 
 /// A reader that fails once more than `max` bytes came through.
@@ -55,7 +65,9 @@ struct Bounded<R> {
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let want = buf.len().min(self.left.saturating_add(1).try_into().unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(self.left.saturating_add(1).try_into().unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n as u64 > self.left {
             return Err(std::io::Error::other(format!(
@@ -91,9 +103,12 @@ pub(crate) fn parse(
     let mut programme: Option<Programme> = None;
     let (mut field, mut text): (Option<Field>, String) = (None, String::new());
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| format!("the guide is not valid XML near byte {}: {e}", reader.buffer_position()))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
+            format!(
+                "the guide is not valid XML near byte {}: {e}",
+                reader.buffer_position()
+            )
+        })?;
         match event {
             Event::Start(e) => match e.local_name().as_ref() {
                 b"channel" => channel = Some((attr(&e, b"id").unwrap_or_default(), None)),
@@ -123,8 +138,12 @@ pub(crate) fn parse(
                 counts.programmes += 1;
                 counts.unreadable += 1;
             }
-            Event::Text(t) if field.is_some() => text.push_str(&t.xml_content().map_err(|e| e.to_string())?),
-            Event::CData(t) if field.is_some() => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::Text(t) if field.is_some() => {
+                text.push_str(&t.xml_content().map_err(|e| e.to_string())?)
+            }
+            Event::CData(t) if field.is_some() => {
+                text.push_str(&t.decode().map_err(|e| e.to_string())?)
+            }
             Event::GeneralRef(r) if field.is_some() => {
                 if let Ok(Some(c)) = r.resolve_char_ref() {
                     text.push(c);
@@ -161,7 +180,10 @@ pub(crate) fn parse(
                 b"channel" => {
                     if let Some((id, name)) = channel.take()
                         && !id.is_empty()
-                        && !emit(Item::Channel { id, name: name.unwrap_or_default() })
+                        && !emit(Item::Channel {
+                            id,
+                            name: name.unwrap_or_default(),
+                        })
                     {
                         return Ok(counts);
                     }
@@ -273,7 +295,10 @@ mod tests {
         assert_eq!(
             items,
             vec![
-                Item::Channel { id: "a.uk".into(), name: "A & B".into() },
+                Item::Channel {
+                    id: "a.uk".into(),
+                    name: "A & B".into()
+                },
                 Item::Programme(Programme {
                     channel: "a.uk".into(),
                     start: 1_735_732_800,
@@ -284,7 +309,14 @@ mod tests {
                 }),
             ]
         );
-        assert_eq!(counts, Counts { programmes: 3, outside_window: 1, unreadable: 1 });
+        assert_eq!(
+            counts,
+            Counts {
+                programmes: 3,
+                outside_window: 1,
+                unreadable: 1
+            }
+        );
     }
 
     #[test]
@@ -295,9 +327,15 @@ mod tests {
         gz.write_all(&xml).unwrap();
         let gz = gz.finish().unwrap();
         let mut out = String::new();
-        open(std::io::Cursor::new(gz.clone()), 1024).unwrap().read_to_string(&mut out).unwrap();
+        open(std::io::Cursor::new(gz.clone()), 1024)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out.as_bytes(), xml.as_slice());
-        let err = open(std::io::Cursor::new(gz), 10).unwrap().read_to_string(&mut out).unwrap_err();
+        let err = open(std::io::Cursor::new(gz), 10)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap_err();
         assert!(err.to_string().contains("epg.max_mb"), "{err}");
     }
 }

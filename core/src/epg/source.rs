@@ -75,23 +75,35 @@ impl Core {
 
     /// Matches every channel named `channel` (any case) to guide channel `xmltv_id`, whatever
     /// its `tvg-id`; kept across playlist imports.
-    pub async fn map_epg_channel(&self, actor: &Actor, channel: &str, xmltv_id: &str) -> Result<Mapped> {
+    pub async fn map_epg_channel(
+        &self,
+        actor: &Actor,
+        channel: &str,
+        xmltv_id: &str,
+    ) -> Result<Mapped> {
         actor.require_admin()?;
         let xmltv_id = xmltv_id.trim();
-        if xmltv_id.is_empty() || xmltv_id.chars().count() > 200 || xmltv_id.contains(char::is_whitespace) {
+        if xmltv_id.is_empty()
+            || xmltv_id.chars().count() > 200
+            || xmltv_id.contains(char::is_whitespace)
+        {
             return Err(CoreError::Invalid(ParseError(format!(
                 "“{}” is not a guide channel id: it must be 1 to 200 characters without spaces.",
                 xmltv_id.chars().take(40).collect::<String>()
             ))));
         }
         let mut tx = self.db.begin_write().await?;
-        let name: Option<String> =
-            sqlx::query_scalar("SELECT name FROM channels WHERE LOWER(name) = LOWER($1) ORDER BY id LIMIT 1")
-                .bind(channel.trim())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM channels WHERE LOWER(name) = LOWER($1) ORDER BY id LIMIT 1",
+        )
+        .bind(channel.trim())
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(name) = name else {
-            return Err(CoreError::NotFound { kind: "channel", name: channel.trim().to_string() });
+            return Err(CoreError::NotFound {
+                kind: "channel",
+                name: channel.trim().to_string(),
+            });
         };
         let (generation, in_guide): (i64, i64) = sqlx::query_as(
             "SELECT s.generation, (SELECT COUNT(*) FROM epg_channels g WHERE g.generation = s.generation AND g.xmltv_id = $1) \
@@ -131,32 +143,40 @@ impl Core {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Mapped { channel: name, programmes })
+        Ok(Mapped {
+            channel: name,
+            programmes,
+        })
     }
 
     /// The source, the last fetch, what is held, and the first `shown` unmatched channels.
     pub async fn epg_status(&self, actor: &Actor, shown: usize) -> Result<GuideStatus> {
         actor.require_admin()?;
-        let (url, label, fetched_at, outcome, generation): (String, String, i64, String, i64) = sqlx::query_as(
-            "SELECT url, label, fetched_at, outcome, generation FROM epg_source WHERE id = 1",
-        )
-        .fetch_one(self.db.read())
-        .await?;
-        let programmes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epg_programmes WHERE generation = $1")
-            .bind(generation)
+        let (url, label, fetched_at, outcome, generation): (String, String, i64, String, i64) =
+            sqlx::query_as(
+                "SELECT url, label, fetched_at, outcome, generation FROM epg_source WHERE id = 1",
+            )
             .fetch_one(self.db.read())
             .await?;
-        let unmatched: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT c.name {UNMATCHED} ORDER BY c.sort_order, c.id LIMIT $1"))
-                .bind(shown as i64)
-                .fetch_all(self.db.read())
+        let programmes: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM epg_programmes WHERE generation = $1")
+                .bind(generation)
+                .fetch_one(self.db.read())
                 .await?;
+        let unmatched: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT c.name {UNMATCHED} ORDER BY c.sort_order, c.id LIMIT $1"
+        ))
+        .bind(shown as i64)
+        .fetch_all(self.db.read())
+        .await?;
         let unmatched_count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {UNMATCHED}"))
             .fetch_one(self.db.read())
             .await?;
         Ok(GuideStatus {
             source: (!url.is_empty() || !label.is_empty()).then_some(label),
-            fetched_at: (fetched_at > 0).then(|| DateTime::from_timestamp(fetched_at, 0)).flatten(),
+            fetched_at: (fetched_at > 0)
+                .then(|| DateTime::from_timestamp(fetched_at, 0))
+                .flatten(),
             outcome,
             programmes,
             unmatched,

@@ -28,7 +28,10 @@ enum Step {
 
 impl Core {
     /// The XMLTV document for `access`, as a stream of text pieces.
-    pub fn xmltv_for(&self, access: Arc<Access>) -> impl Stream<Item = Result<String>> + Send + 'static {
+    pub fn xmltv_for(
+        &self,
+        access: Arc<Access>,
+    ) -> impl Stream<Item = Result<String>> + Send + 'static {
         let core = self.clone();
         futures::stream::try_unfold(Step::Start, move |step| {
             let (core, access) = (core.clone(), access.clone());
@@ -44,21 +47,51 @@ impl Core {
                 let group = groups.next();
                 Ok(Some((
                     text,
-                    Step::Programmes { groups, group, after: (String::new(), i64::MIN, 0), generation },
+                    Step::Programmes {
+                        groups,
+                        group,
+                        after: (String::new(), i64::MIN, 0),
+                        generation,
+                    },
                 )))
             }
-            Step::Programmes { mut groups, group: None, generation, .. } => Ok(Some(match groups.next() {
+            Step::Programmes {
+                mut groups,
+                group: None,
+                generation,
+                ..
+            } => Ok(Some(match groups.next() {
                 None => ("</tv>\n".to_string(), Step::Done),
                 Some(group) => (
                     String::new(),
-                    Step::Programmes { groups, group: Some(group), after: (String::new(), i64::MIN, 0), generation },
+                    Step::Programmes {
+                        groups,
+                        group: Some(group),
+                        after: (String::new(), i64::MIN, 0),
+                        generation,
+                    },
                 ),
             })),
-            Step::Programmes { groups, group: Some(group), after, generation } => {
+            Step::Programmes {
+                groups,
+                group: Some(group),
+                after,
+                generation,
+            } => {
                 let (text, last) = self.xmltv_page(&group, &after, generation).await?;
                 let next = match last {
-                    Some(after) => Step::Programmes { groups, group: Some(group), after, generation },
-                    None => Step::Programmes { groups, group: None, after, generation },
+                    Some(after) => Step::Programmes {
+                        groups,
+                        group: Some(group),
+                        after,
+                        generation,
+                    },
+                    None => Step::Programmes {
+                        groups,
+                        group: None,
+                        after,
+                        generation,
+                    },
                 };
                 Ok(Some((text, next)))
             }
@@ -68,27 +101,43 @@ impl Core {
 
     /// The header and the subscriber's channels; the guide channel ids grouped for the
     /// programme queries, each with the ids players know it by.
-    async fn xmltv_channels(&self, access: &Access) -> Result<(String, Vec<Vec<(String, Vec<String>)>>, i64)> {
+    async fn xmltv_channels(
+        &self,
+        access: &Access,
+    ) -> Result<(String, Vec<Vec<(String, Vec<String>)>>, i64)> {
         let generation: i64 = sqlx::query_scalar("SELECT generation FROM epg_source WHERE id = 1")
             .fetch_one(self.db.read())
             .await?;
-        let map: HashMap<String, String> = sqlx::query_as("SELECT channel_name, xmltv_id FROM epg_map")
-            .fetch_all(self.db.read())
-            .await?
-            .into_iter()
-            .collect();
+        let map: HashMap<String, String> =
+            sqlx::query_as("SELECT channel_name, xmltv_id FROM epg_map")
+                .fetch_all(self.db.read())
+                .await?
+                .into_iter()
+                .collect();
         let mut text = String::from(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE tv SYSTEM \"xmltv.dtd\">\n<tv generator-info-name=\"resellerbot\">\n",
         );
         // Guide id → the ids players know it by (the channel's tvg-id, or the guide id itself).
         let mut players_ids: Vec<(String, Vec<String>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for c in self.channels(None).await?.iter().filter(|c| access.may_watch(c.category_id)) {
-            let guide = map.get(&c.name).cloned().unwrap_or_else(|| c.epg_id.clone());
+        for c in self
+            .channels(None)
+            .await?
+            .iter()
+            .filter(|c| access.may_watch(c.category_id))
+        {
+            let guide = map
+                .get(&c.name)
+                .cloned()
+                .unwrap_or_else(|| c.epg_id.clone());
             if guide.is_empty() {
                 continue;
             }
-            let shown = if c.epg_id.is_empty() { guide.clone() } else { c.epg_id.clone() };
+            let shown = if c.epg_id.is_empty() {
+                guide.clone()
+            } else {
+                c.epg_id.clone()
+            };
             if !seen.insert(shown.clone()) {
                 continue;
             }
@@ -96,7 +145,11 @@ impl Core {
                 "  <channel id=\"{}\"><display-name>{}</display-name>{}</channel>\n",
                 xml(&shown),
                 xml(&c.name),
-                if c.logo.is_empty() { String::new() } else { format!("<icon src=\"{}\"/>", xml(&c.logo)) }
+                if c.logo.is_empty() {
+                    String::new()
+                } else {
+                    format!("<icon src=\"{}\"/>", xml(&c.logo))
+                }
             ));
             match players_ids.iter_mut().find(|(g, _)| *g == guide) {
                 Some((_, ids)) => ids.push(shown),
@@ -104,7 +157,10 @@ impl Core {
             }
         }
         players_ids.sort();
-        let groups = players_ids.chunks(CHANNELS_PER_QUERY).map(<[_]>::to_vec).collect();
+        let groups = players_ids
+            .chunks(CHANNELS_PER_QUERY)
+            .map(<[_]>::to_vec)
+            .collect();
         Ok((text, groups, generation))
     }
 
@@ -133,7 +189,9 @@ impl Core {
         let rows = q.fetch_all(self.db.read()).await?;
         let mut text = String::new();
         for (_, guide, start, stop, title, description, lang) in &rows {
-            let Some((_, shown)) = group.iter().find(|(g, _)| g == guide) else { continue };
+            let Some((_, shown)) = group.iter().find(|(g, _)| g == guide) else {
+                continue;
+            };
             for channel in shown {
                 text.push_str(&format!(
                     "  <programme start=\"{}\" stop=\"{}\" channel=\"{}\"><title{}>{}</title>{}</programme>\n",
@@ -147,7 +205,10 @@ impl Core {
             }
         }
         let last = (rows.len() as i64 == PAGE)
-            .then(|| rows.last().map(|(id, g, start, ..)| (g.clone(), *start, *id)))
+            .then(|| {
+                rows.last()
+                    .map(|(id, g, start, ..)| (g.clone(), *start, *id))
+            })
             .flatten();
         Ok((text, last))
     }
@@ -155,7 +216,10 @@ impl Core {
 
 /// Text for an XML attribute or element, without the control characters XML 1.0 forbids.
 fn xml(s: &str) -> String {
-    let clean: String = s.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).collect();
+    let clean: String = s
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
     escape(clean.as_str()).into_owned()
 }
 
