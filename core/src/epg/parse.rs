@@ -96,9 +96,10 @@ pub(crate) fn parse(
     mut emit: impl FnMut(Item) -> bool,
 ) -> Result<Counts, String> {
     let mut reader = Reader::from_reader(input);
-    reader.config_mut().trim_text(true);
+    // Text is trimmed once whole: trimming each piece would eat the spaces around `&amp;`.
     let mut buf = Vec::new();
     let mut counts = Counts::default();
+    let mut complete = false;
     let mut channel: Option<(String, Option<String>)> = None;
     let mut programme: Option<Programme> = None;
     let (mut field, mut text): (Option<Field>, String) = (None, String::new());
@@ -157,7 +158,7 @@ pub(crate) fn parse(
             }
             Event::End(e) => match e.local_name().as_ref() {
                 b"display-name" | b"title" | b"desc" if field.is_some() => {
-                    let value = std::mem::take(&mut text);
+                    let value = std::mem::take(&mut text).trim().to_string();
                     match field.take() {
                         Some(Field::DisplayName) => {
                             if let Some(c) = channel.as_mut() {
@@ -188,6 +189,7 @@ pub(crate) fn parse(
                         return Ok(counts);
                     }
                 }
+                b"tv" => complete = true,
                 b"programme" => {
                     if let Some(p) = programme.take() {
                         if p.stop <= window.start || p.start >= window.end {
@@ -199,6 +201,10 @@ pub(crate) fn parse(
                 }
                 _ => {}
             },
+            // A download cut short must not replace a whole guide.
+            Event::Eof if !complete => {
+                return Err("it ends before </tv>: the guide is cut short".into());
+            }
             Event::Eof => return Ok(counts),
             _ => {}
         }
