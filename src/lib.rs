@@ -208,6 +208,7 @@ impl Application {
             checkout: reseller_webhooks::providers::checkout::checkouts(settings.checkout()),
             import: settings.playlist_import(),
             mode: settings.bot_mode().map_err(anyhow::Error::msg)?,
+            guide: settings.guide(),
         };
         Ok(Application {
             core,
@@ -328,6 +329,14 @@ impl Application {
             "the payment replay worker",
             Box::pin(async move {
                 replay.await;
+                Ok(())
+            }),
+        ));
+        let guide = reseller_bot::guide::run(self.core.clone(), self.bot.guide.clone(), stopped());
+        parts.push(part(
+            "the programme guide worker",
+            Box::pin(async move {
+                guide.await;
                 Ok(())
             }),
         ));

@@ -121,6 +121,7 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
     pub channels: ChannelSettings,
+    pub epg: EpgSettings,
     /// Bearer token `/metrics` requires; open when unset.
     pub metrics_token: Option<String>,
 }
@@ -142,6 +143,15 @@ pub struct PolicySettings {
 pub struct ChannelSettings {
     pub max_playlist_mb: usize,
     pub import_allow_hosts: Vec<String>,
+}
+
+/// The programme guide: how often its URL is fetched, how large it may be, what is kept.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EpgSettings {
+    pub refresh_hours: u64,
+    pub max_mb: u64,
+    pub days_back: u64,
+    pub days_ahead: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -169,6 +179,7 @@ impl std::fmt::Debug for Settings {
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
             .field("channels", &self.channels)
+            .field("epg", &self.epg)
             .field("metrics_token", &hidden(&self.metrics_token))
             .finish()
     }
@@ -340,6 +351,16 @@ impl Settings {
                 self.channels.max_playlist_mb
             ));
         }
+        for (name, value, max) in [
+            ("epg.refresh_hours", self.epg.refresh_hours, 24 * 7),
+            ("epg.max_mb", self.epg.max_mb, 4096),
+            ("epg.days_back", self.epg.days_back, 30),
+            ("epg.days_ahead", self.epg.days_ahead, 30),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(format!("{name} must be from 1 to {max}, it is {value}"));
+            }
+        }
         for (name, secs) in [
             ("sync_lease_secs", self.sync_lease_secs),
             ("notification_lease_secs", self.notification_lease_secs),
@@ -461,6 +482,24 @@ impl Settings {
         reseller_bot::ImportSettings {
             allow_hosts: self.channels.import_allow_hosts.clone(),
             max_bytes: self.channels.max_playlist_mb * 1024 * 1024,
+        }
+    }
+
+    /// How the programme guide is fetched and kept (its hosts as for playlists).
+    pub fn guide(&self) -> reseller_bot::GuideSettings {
+        const DAY: u64 = 24 * 3600;
+        let max_bytes = self.epg.max_mb * 1024 * 1024;
+        reseller_bot::GuideSettings {
+            import: reseller_bot::ImportSettings {
+                allow_hosts: self.channels.import_allow_hosts.clone(),
+                max_bytes: max_bytes as usize,
+            },
+            limits: reseller_core::epg::GuideLimits {
+                back: std::time::Duration::from_secs(self.epg.days_back * DAY),
+                ahead: std::time::Duration::from_secs(self.epg.days_ahead * DAY),
+                max_bytes,
+            },
+            refresh: std::time::Duration::from_secs(self.epg.refresh_hours * 3600),
         }
     }
 

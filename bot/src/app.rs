@@ -32,6 +32,8 @@ pub struct BotSettings {
     pub import: crate::playlist::ImportSettings,
     /// How updates arrive.
     pub mode: BotMode,
+    /// How the programme guide is fetched.
+    pub guide: crate::guide::GuideSettings,
 }
 
 /// How updates arrive (`BOT_MODE`).
@@ -67,6 +69,7 @@ pub(crate) struct App {
     /// Where a buyer lands after paying: the bot's t.me link.
     pub return_url: String,
     pub import: crate::playlist::ImportSettings,
+    pub guide: crate::guide::GuideSettings,
 }
 
 /// The HTTP route Telegram delivers updates to in webhook mode; none in polling mode. The
@@ -122,6 +125,7 @@ pub async fn run(
         checkout: settings.checkout,
         return_url: me.tme_url().to_string(),
         import: settings.import,
+        guide: settings.guide,
     });
     // The default distribution function keys updates by chat: one chat's updates are handled
     // in order, different chats' concurrently.

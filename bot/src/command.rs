@@ -46,6 +46,13 @@ pub(crate) enum Request {
     Refund(String),
     Channels,
     ImportChannels(String),
+    /// `/epg`, `/epg source <URL>`, `/epg refresh`, `/epg map <channel name> <guide id>`.
+    Epg,
+    EpgSource(String),
+    /// `/epg source` as the caption of an uploaded XMLTV file.
+    EpgUpload,
+    EpgRefresh,
+    EpgMap(String, String),
     /// `/channels import` as the caption of an uploaded playlist file.
     ImportUploadedChannels,
     Kick(Username),
@@ -208,6 +215,14 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
             ["import", url] => Request::ImportChannels(url.to_string()),
             ["import"] => Request::ImportUploadedChannels,
             _ => return Err("Usage: /channels, or /channels import <playlist URL> (or send the playlist file with the caption /channels import)".into()),
+        },
+        "epg" => match args {
+            [] => Request::Epg,
+            ["source", url] => Request::EpgSource(url.to_string()),
+            ["source"] => Request::EpgUpload,
+            ["refresh"] => Request::EpgRefresh,
+            ["map", name @ .., id] if !name.is_empty() => Request::EpgMap(name.join(" "), id.to_string()),
+            _ => return Err("Usage: /epg, /epg source <XMLTV URL> (or send the file with the caption /epg source), /epg refresh, or /epg map <channel name> <guide channel id>".into()),
         },
         "refund" => match args {
             [order] if order.starts_with("ord_") => Request::Refund(order.to_string()),

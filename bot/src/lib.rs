@@ -9,6 +9,7 @@ mod app;
 mod callback;
 mod command;
 mod conversation;
+pub mod guide;
 mod handlers;
 mod html;
 mod keyboards;
@@ -22,6 +23,7 @@ mod updates;
 mod webhook;
 
 pub use app::{BotMode, BotSettings, run, webhook_routes};
+pub use guide::GuideSettings;
 pub use playlist::ImportSettings;
 pub use updates::Intake;
 pub use webhook::WebhookSettings;

@@ -84,7 +84,7 @@ async fn checked_addresses(
     settings: &ImportSettings,
 ) -> Result<Vec<SocketAddr>, String> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("only http and https playlist URLs are read".into());
+        return Err("only http and https URLs are read".into());
     }
     let host = url
         .host_str()
@@ -116,12 +116,43 @@ async fn checked_addresses(
 
 /// Reads a playlist from `url`, following redirects one checked hop at a time.
 pub(crate) async fn fetch(url: &str, settings: &ImportSettings) -> Result<String, String> {
-    let mut url = reqwest::Url::parse(url).map_err(|_| "that is not a URL".to_string())?;
+    let url = reqwest::Url::parse(url).map_err(|_| "that is not a URL".to_string())?;
+    let resp = get_checked(
+        url,
+        settings,
+        reqwest::header::HeaderMap::new(),
+        Duration::from_secs(30),
+    )
+    .await?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "the server answered HTTP {}",
+            resp.status().as_u16()
+        ));
+    }
+    if let Some(size) = resp.content_length().map(|n| n as usize)
+        && size > settings.max_bytes
+    {
+        return Err(too_large(settings, Some(size)));
+    }
+    let chunks = resp.bytes_stream().map(|c| c.map_err(|e| e.without_url()));
+    bounded_text(chunks, settings).await
+}
+
+/// GETs `url` with `headers` from public addresses only (or allowed hosts), following
+/// redirects one checked hop at a time; the first answer that is not a redirect (a 304
+/// included) comes back whatever its status, within `timeout` each. Errors never carry the URL.
+pub(crate) async fn get_checked(
+    mut url: reqwest::Url,
+    settings: &ImportSettings,
+    headers: reqwest::header::HeaderMap,
+    timeout: Duration,
+) -> Result<reqwest::Response, String> {
     for _ in 0..=MAX_REDIRECTS {
         let addrs = checked_addresses(&url, settings).await?;
         let host = url.host_str().unwrap_or_default().to_string();
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .resolve_to_addrs(&host, &addrs)
             .build()
@@ -129,10 +160,11 @@ pub(crate) async fn fetch(url: &str, settings: &ImportSettings) -> Result<String
         // Errors carry the URL, which may hold the streaming server's credentials.
         let resp = client
             .get(url.clone())
+            .headers(headers.clone())
             .send()
             .await
             .map_err(|e| e.without_url().to_string())?;
-        if resp.status().is_redirection() {
+        if resp.status().is_redirection() && resp.status() != reqwest::StatusCode::NOT_MODIFIED {
             let next = resp
                 .headers()
                 .get(reqwest::header::LOCATION)
@@ -142,19 +174,7 @@ pub(crate) async fn fetch(url: &str, settings: &ImportSettings) -> Result<String
             url = next;
             continue;
         }
-        if !resp.status().is_success() {
-            return Err(format!(
-                "the server answered HTTP {}",
-                resp.status().as_u16()
-            ));
-        }
-        if let Some(size) = resp.content_length().map(|n| n as usize)
-            && size > settings.max_bytes
-        {
-            return Err(too_large(settings, Some(size)));
-        }
-        let chunks = resp.bytes_stream().map(|c| c.map_err(|e| e.without_url()));
-        return bounded_text(chunks, settings).await;
+        return Ok(resp);
     }
     Err(format!(
         "the server redirected more than {MAX_REDIRECTS} times"

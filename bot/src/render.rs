@@ -64,6 +64,7 @@ pub(crate) fn help(actor: &Actor) -> String {
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
+             /epg [source &lt;XMLTV URL&gt;|refresh|map &lt;channel&gt; &lt;guide id&gt;] — the programme guide\n\
              /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\
              /syncstatus — changes waiting for the external streaming panel\n\
              /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\n\

@@ -148,7 +148,7 @@ impl<'a> Plan<'a> {
 }
 
 /// `($1, $2), ($3, $4), ...`: `rows` tuples of `width` placeholders.
-fn placeholders(rows: usize, width: usize) -> String {
+pub(crate) fn placeholders(rows: usize, width: usize) -> String {
     (0..rows)
         .map(|r| {
             let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();

@@ -17,6 +17,7 @@ mod core;
 mod db;
 pub mod deployment;
 pub mod domain;
+pub mod epg;
 mod error;
 mod idempotency;
 pub mod lease;

@@ -9,6 +9,7 @@ mod admin;
 mod bouquets;
 mod cli;
 mod cluster;
+mod epg;
 mod http;
 mod instances_access;
 mod instances_startup;

@@ -3,6 +3,7 @@
 //! in [`router`].
 
 mod client_addr;
+mod epg;
 mod failed_logins;
 mod metrics;
 mod payments;
@@ -64,6 +65,7 @@ fn routes(
     let player = Router::new()
         .route("/player_api.php", get(player_api::player_api))
         .route("/get.php", get(player_api::playlist))
+        .route("/xmltv.php", get(epg::xmltv).post(epg::xmltv))
         .route("/auth/stream", get(player_api::authorize_stream))
         .route(
             "/auth/stream/end",

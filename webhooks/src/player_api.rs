@@ -64,6 +64,8 @@ pub(crate) struct Login {
     password: String,
     action: Option<String>,
     category_id: Option<String>,
+    stream_id: Option<i64>,
+    limit: Option<usize>,
     /// `get.php`: `m3u_plus`.
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -192,6 +194,8 @@ pub(crate) async fn player_api(
                 })
                 .collect()
         }),
+        "get_short_epg" => return crate::epg::short_epg(&state, &access, login.stream_id.unwrap_or(0), login.limit.unwrap_or(4)).await,
+        "get_simple_data_table" | "get_simple_date_table" => return crate::epg::data_table(&state, &access, login.stream_id.unwrap_or(0)).await,
         // Actions for content we do not carry (VOD, series) list nothing, as panels without it do.
         "get_vod_categories" | "get_vod_streams" | "get_series_categories" | "get_series" => Ok(Vec::new()),
         other => {

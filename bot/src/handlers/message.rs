@@ -2,7 +2,7 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, channels, confirm, credits, guided, link, payments, resellers, stats,
+    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
     subscribers,
 };
 use crate::app::App;
@@ -63,6 +63,7 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
     };
     match parsed {
         Some(Ok(Request::ImportUploadedChannels)) => channels::import_file(&ctx, msg.document()).await,
+        Some(Ok(Request::EpgUpload)) => epg::upload(&ctx, msg.document()).await,
         Some(Ok(request)) => {
             conversation::clear(&ctx.app.core, ctx.chat.0).await?;
             // A redelivered update carries the same message id, so the same operation id.
@@ -173,6 +174,11 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::ImportChannels(url) => channels::import(ctx, &url).await,
         Request::ImportUploadedChannels => channels::import_file(ctx, None).await,
         Request::Kick(u) => subscribers::kick(ctx, &u).await,
+        Request::Epg => epg::show(ctx).await,
+        Request::EpgSource(url) => epg::set_source(ctx, &url).await,
+        Request::EpgUpload => epg::upload(ctx, None).await,
+        Request::EpgRefresh => epg::refresh(ctx).await,
+        Request::EpgMap(channel, id) => epg::map(ctx, &channel, &id).await,
         Request::SyncStatus(decision) => channels::sync_status(ctx, decision).await,
         Request::Bouquet(target, bouquet) => channels::bouquet(ctx, &target, &bouquet).await,
     }

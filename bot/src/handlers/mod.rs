@@ -3,6 +3,7 @@
 mod channels;
 mod confirm;
 mod credits;
+mod epg;
 mod guided;
 mod link;
 mod message;
