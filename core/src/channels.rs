@@ -17,6 +17,54 @@ pub struct PlaylistEntry {
     pub group: String,
 }
 
+/// The attributes and the display name of an `#EXTINF:` line (after the colon). Panels write
+/// quotes inside values unescaped (`group-title="A "B""`), so a value ends only at a quote
+/// followed by the next attribute, the comma before the name, or the end of the line.
+fn extinf(info: &str) -> (Vec<(&str, &str)>, &str) {
+    let mut attributes = Vec::new();
+    // The duration comes first: `-1`, `0`, `-1.0`.
+    let mut rest = info.trim_start_matches(|c: char| c == '-' || c == '.' || c.is_ascii_digit());
+    loop {
+        rest = rest.trim_start();
+        if let Some(name) = rest.strip_prefix(',') {
+            return (attributes, name);
+        }
+        let Some((key, after)) = rest.split_once('=') else {
+            return (attributes, rest.split_once(',').map_or("", |(_, n)| n));
+        };
+        if key.contains([',', '"']) || key.trim().is_empty() {
+            return (attributes, rest.split_once(',').map_or("", |(_, n)| n));
+        }
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => quoted_value(quoted),
+            None => after.split_at(after.find([' ', ',']).unwrap_or(after.len())),
+        };
+        attributes.push((key.trim(), value));
+        rest = after;
+    }
+}
+
+/// Splits `text` (just after an opening quote) at its closing quote: the first one followed by
+/// the end, a comma (spaces may come first), or whitespace and `key=`. Returns the value and what follows the quote.
+fn quoted_value(text: &str) -> (&str, &str) {
+    for (at, _) in text.match_indices('"') {
+        let after = &text[at + 1..];
+        // Looks only as far as the next non-key character, so a line is read in linear time.
+        let next_key = after.starts_with(char::is_whitespace) && {
+            let key = after.trim_start();
+            let len = key
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(key.len());
+            len > 0 && key[len..].starts_with('=')
+        };
+        let next = after.trim_start();
+        if next.is_empty() || next.starts_with(',') || next_key {
+            return (&text[..at], after);
+        }
+    }
+    (text, "")
+}
+
 /// Reads an M3U playlist. Entries without a URL are skipped; a file with no entry at all is
 /// refused.
 pub fn parse_m3u(text: &str) -> std::result::Result<Vec<PlaylistEntry>, ParseError> {
@@ -24,20 +72,15 @@ pub fn parse_m3u(text: &str) -> std::result::Result<Vec<PlaylistEntry>, ParseErr
     let mut pending: Option<PlaylistEntry> = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(info) = line.strip_prefix("#EXTINF:") {
+            let (attributes, name) = extinf(info);
             let attr = |key: &str| {
-                info.split(&format!("{key}=\""))
-                    .nth(1)
-                    .and_then(|v| v.split('"').next())
-                    .unwrap_or("")
+                attributes
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or("", |(_, v)| v)
                     .trim()
                     .to_string()
             };
-            // The display name follows the last comma outside the quoted attributes.
-            let name = info
-                .rsplit_once("\",")
-                .map(|(_, n)| n)
-                .or_else(|| info.split_once(',').map(|(_, n)| n))
-                .unwrap_or("");
             let group = attr("group-title");
             pending = Some(PlaylistEntry {
                 name: name.trim().to_string(),
@@ -83,6 +126,8 @@ pub struct Channel {
     pub epg_id: String,
     pub category_id: i64,
     pub num: i64,
+    /// When the channel was first imported (Unix seconds); a re-import keeps it.
+    pub added_at: i64,
 }
 
 /// What an import changed.
@@ -194,17 +239,22 @@ async fn upsert_categories(tx: &mut Tx, groups: &[&str]) -> Result<Vec<i64>> {
 }
 
 /// Upserts the channels by source URL, numbered from 1 in playlist order; channels not in the
-/// playlist are left with `sort_order = -1`.
-async fn upsert_channels(tx: &mut Tx, plan: &Plan<'_>, category_ids: &[i64]) -> Result<()> {
+/// playlist are left with `sort_order = -1`. New ones are stamped `now`; others keep their stamp.
+async fn upsert_channels(
+    tx: &mut Tx,
+    plan: &Plan<'_>,
+    category_ids: &[i64],
+    now: i64,
+) -> Result<()> {
     sqlx::query("UPDATE channels SET sort_order = -1")
         .execute(&mut **tx)
         .await?;
     for (n, chunk) in plan.channels.chunks(ROWS_PER_INSERT).enumerate() {
         let sql = format!(
-            "INSERT INTO channels (name, source_url, logo, epg_id, category_id, sort_order) VALUES {} \
+            "INSERT INTO channels (name, source_url, logo, epg_id, category_id, sort_order, added_at) VALUES {} \
              ON CONFLICT (source_url) DO UPDATE SET name = excluded.name, logo = excluded.logo, \
              epg_id = excluded.epg_id, category_id = excluded.category_id, sort_order = excluded.sort_order",
-            placeholders(chunk.len(), 6)
+            placeholders(chunk.len(), 7)
         );
         let mut query = sqlx::query(&sql);
         for (i, (e, group)) in chunk.iter().enumerate() {
@@ -214,7 +264,8 @@ async fn upsert_channels(tx: &mut Tx, plan: &Plan<'_>, category_ids: &[i64]) -> 
                 .bind(&e.logo)
                 .bind(&e.epg_id)
                 .bind(category_ids[*group])
-                .bind((n * ROWS_PER_INSERT + i) as i64 + 1);
+                .bind((n * ROWS_PER_INSERT + i) as i64 + 1)
+                .bind(now);
         }
         query.execute(&mut **tx).await?;
     }
@@ -277,7 +328,13 @@ impl Core {
         let plan = Plan::of(entries);
         let mut tx = self.db.begin_write().await?;
         let category_ids = upsert_categories(&mut tx, &plan.groups).await?;
-        upsert_channels(&mut tx, &plan, &category_ids).await?;
+        upsert_channels(
+            &mut tx,
+            &plan,
+            &category_ids,
+            chrono::Utc::now().timestamp(),
+        )
+        .await?;
         let removed = sqlx::query("DELETE FROM channels WHERE sort_order = -1")
             .execute(&mut *tx)
             .await?
@@ -352,8 +409,8 @@ impl Core {
 
     /// Channels in playlist order, of one category or all.
     pub async fn channels(&self, category: Option<i64>) -> Result<Vec<Channel>> {
-        let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, name, logo, epg_id, category_id, sort_order FROM channels \
+        let rows: Vec<(i64, String, String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, name, logo, epg_id, category_id, sort_order, added_at FROM channels \
              WHERE ($1 = 0 OR category_id = $1) ORDER BY sort_order, id",
         )
         .bind(category.unwrap_or(0))
@@ -361,14 +418,17 @@ impl Core {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, logo, epg_id, category_id, num)| Channel {
-                id,
-                name,
-                logo,
-                epg_id,
-                category_id,
-                num,
-            })
+            .map(
+                |(id, name, logo, epg_id, category_id, num, added_at)| Channel {
+                    id,
+                    name,
+                    logo,
+                    epg_id,
+                    category_id,
+                    num,
+                    added_at,
+                },
+            )
             .collect())
     }
 }
@@ -410,6 +470,29 @@ impl ChannelIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_inside_attribute_values_stay_in_the_value() {
+        let m3u = "#EXTINF:-1 tvg-id=\"q1\" tvg-logo=\"http://l/\"q\".png\" group-title=\"A \"B\"\",He said \"hi\"\nhttp://s/q.ts\n#EXTINF:0 tvg-id=x group-title=\"G\" ,Plain, with comma\nhttp://s/p.ts\n";
+        let e = parse_m3u(m3u).unwrap();
+        assert_eq!(
+            (
+                e[0].name.as_str(),
+                e[0].group.as_str(),
+                e[0].logo.as_str(),
+                e[0].epg_id.as_str()
+            ),
+            ("He said \"hi\"", "A \"B\"", "http://l/\"q\".png", "q1")
+        );
+        assert_eq!(
+            (
+                e[1].name.as_str(),
+                e[1].group.as_str(),
+                e[1].epg_id.as_str()
+            ),
+            ("Plain, with comma", "G", "x")
+        );
+    }
 
     #[test]
     fn playlists_parse_names_groups_logos_and_urls() {
