@@ -1,6 +1,7 @@
 //! The channel list: imported by admins from the streaming server's M3U playlist, grouped into
 //! categories by `group-title`, and served to players by the subscriber API.
 
+use crate::catalogue::{self, Kind, Prefixes, Stream};
 use crate::db::Tx;
 use crate::{Actor, Core, CoreError, Result, audit, domain::ParseError};
 use std::collections::{HashMap, HashSet};
@@ -133,8 +134,13 @@ pub struct Channel {
 /// What an import changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
-    /// Distinct channels (by source URL) in the playlist.
+    /// Distinct live channels (by source URL) in the playlist.
     pub channels: usize,
+    /// Movies and episodes (by source URL), and the series the episodes make up.
+    pub movies: usize,
+    pub episodes: usize,
+    pub series: usize,
+    /// Categories of live channels, movies and series together.
     pub categories: usize,
     pub removed: u64,
     /// Bouquets that lost categories because those are no longer in the playlist.
@@ -160,23 +166,28 @@ pub enum BouquetOwner {
 }
 
 /// Rows per multi-row `INSERT`: few round trips, far below either database's bind limit.
-const ROWS_PER_INSERT: usize = 500;
+pub(crate) const ROWS_PER_INSERT: usize = 500;
 
-/// A playlist made ready before the write transaction opens, in linear time: channels
-/// de-duplicated by source URL (the first one counts), groups in order of first appearance.
+/// A playlist made ready before the write transaction opens, in linear time: entries
+/// de-duplicated by source URL (the first one counts) and sorted into live channels, movies
+/// and episodes, groups in order of first appearance.
 struct Plan<'a> {
     groups: Vec<&'a str>,
-    /// Each channel with the index of its group in `groups`.
+    /// Each channel with the index of its group in `groups`; movies and episodes alike.
     channels: Vec<(&'a PlaylistEntry, usize)>,
+    movies: Vec<(&'a PlaylistEntry, usize)>,
+    episodes: Vec<(&'a PlaylistEntry, usize)>,
 }
 
 impl<'a> Plan<'a> {
-    fn of(entries: &'a [PlaylistEntry]) -> Plan<'a> {
+    fn of(entries: &'a [PlaylistEntry], prefixes: &Prefixes) -> Plan<'a> {
         let mut group_index: HashMap<&str, usize> = HashMap::new();
         let mut urls: HashSet<&str> = HashSet::with_capacity(entries.len());
         let mut plan = Plan {
             groups: Vec::new(),
             channels: Vec::with_capacity(entries.len()),
+            movies: Vec::new(),
+            episodes: Vec::new(),
         };
         for e in entries {
             if !urls.insert(&e.url) {
@@ -186,14 +197,18 @@ impl<'a> Plan<'a> {
                 plan.groups.push(&e.group);
                 plan.groups.len() - 1
             });
-            plan.channels.push((e, group));
+            match prefixes.kind(e) {
+                Kind::Live => plan.channels.push((e, group)),
+                Kind::Movie => plan.movies.push((e, group)),
+                Kind::Episode => plan.episodes.push((e, group)),
+            }
         }
         plan
     }
 }
 
 /// `($1, $2), ($3, $4), ...`: `rows` tuples of `width` placeholders.
-fn placeholders(rows: usize, width: usize) -> String {
+pub(crate) fn placeholders(rows: usize, width: usize) -> String {
     (0..rows)
         .map(|r| {
             let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
@@ -310,9 +325,11 @@ async fn narrowed_bouquets(tx: &mut Tx) -> Result<Vec<Narrowed>> {
 }
 
 impl Core {
-    /// Replaces the channel list with `entries`, keeping the ids of channels whose source URL
-    /// is unchanged (players keep their favourites), in one transaction. Categories no longer
-    /// in the playlist are dropped from bouquets, which stay restrictions (see [`Narrowed`]).
+    /// Replaces the channel list and the movie and series catalogues with `entries` (sorted by
+    /// [`Prefixes::kind`] under the policy's prefixes), keeping the ids of streams whose source
+    /// URL is unchanged (players keep their favourites), in one transaction. Categories no
+    /// longer in the playlist are dropped from bouquets, which stay restrictions (see
+    /// [`Narrowed`]).
     pub async fn import_channels(
         &self,
         actor: &Actor,
@@ -325,16 +342,13 @@ impl Core {
             )));
         }
         // Everything that does not need the database happens before the writer is taken.
-        let plan = Plan::of(entries);
+        let plan = Plan::of(entries, &self.policy.catalogue);
+        let now = chrono::Utc::now().timestamp();
         let mut tx = self.db.begin_write().await?;
         let category_ids = upsert_categories(&mut tx, &plan.groups).await?;
-        upsert_channels(
-            &mut tx,
-            &plan,
-            &category_ids,
-            chrono::Utc::now().timestamp(),
-        )
-        .await?;
+        upsert_channels(&mut tx, &plan, &category_ids, now).await?;
+        catalogue::replace_movies(&mut tx, &plan.movies, &category_ids, now).await?;
+        let series = catalogue::replace_series(&mut tx, &plan.episodes, &category_ids, now).await?;
         let removed = sqlx::query("DELETE FROM channels WHERE sort_order = -1")
             .execute(&mut *tx)
             .await?
@@ -360,6 +374,9 @@ impl Core {
                 target: None,
                 details: serde_json::json!({
                     "channels": plan.channels.len(),
+                    "movies": plan.movies.len(),
+                    "episodes": plan.episodes.len(),
+                    "series": series,
                     "categories": plan.groups.len(),
                     "removed": removed,
                     "narrowed_bouquets": narrowed.len(),
@@ -375,25 +392,43 @@ impl Core {
         self.channel_index.forget();
         Ok(Imported {
             channels: plan.channels.len(),
+            movies: plan.movies.len(),
+            episodes: plan.episodes.len(),
+            series,
             categories: plan.groups.len(),
             removed,
             narrowed,
         })
     }
 
-    /// The category of stream `id`, from memory (this is on the stream authorization path);
-    /// `None` for a stream that is not in the channel list.
-    pub async fn stream_category(&self, id: i64) -> Result<Option<i64>> {
+    /// The category of a stream, from memory (this is on the stream authorization path);
+    /// `None` for a stream that is not in the channel list or the catalogue.
+    pub async fn stream_category(&self, stream: Stream) -> Result<Option<i64>> {
         if let Some(map) = self.channel_index.current() {
-            return Ok(map.get(&id).copied());
+            return Ok(map.get(&stream).copied());
         }
         let generation = self.channel_index.generation();
-        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, category_id FROM channels")
-            .fetch_all(self.db.read())
-            .await?;
-        let map: Arc<HashMap<i64, i64>> = Arc::new(rows.into_iter().collect());
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT CAST(0 AS BIGINT), id, category_id FROM channels UNION ALL \
+             SELECT CAST(1 AS BIGINT), id, category_id FROM movies UNION ALL \
+             SELECT CAST(2 AS BIGINT), e.id, s.category_id FROM episodes e JOIN series s ON s.id = e.series_id",
+        )
+        .fetch_all(self.db.read())
+        .await?;
+        let map: Arc<HashMap<Stream, i64>> = Arc::new(
+            rows.into_iter()
+                .map(|(kind, id, category)| {
+                    let stream = match kind {
+                        0 => Stream::Live(id),
+                        1 => Stream::Movie(id),
+                        _ => Stream::Episode(id),
+                    };
+                    (stream, category)
+                })
+                .collect(),
+        );
         self.channel_index.store(generation, map.clone());
-        Ok(map.get(&id).copied())
+        Ok(map.get(&stream).copied())
     }
 
     pub async fn channel_categories(&self) -> Result<Vec<Category>> {
@@ -433,17 +468,18 @@ impl Core {
     }
 }
 
-/// Stream id → category id, loaded on first use and dropped by every import.
+/// Stream (channel, movie or episode) → category id, loaded on first use and dropped by every
+/// import.
 #[derive(Debug, Default)]
 pub(crate) struct ChannelIndex {
-    map: RwLock<Option<Arc<HashMap<i64, i64>>>>,
+    map: RwLock<Option<Arc<HashMap<Stream, i64>>>>,
     /// Bumped by every import, so a load that read the table before an import cannot store
     /// its stale result after it.
     generation: AtomicU64,
 }
 
 impl ChannelIndex {
-    fn current(&self) -> Option<Arc<HashMap<i64, i64>>> {
+    fn current(&self) -> Option<Arc<HashMap<Stream, i64>>> {
         self.map.read().ok().and_then(|m| m.clone())
     }
 
@@ -451,7 +487,7 @@ impl ChannelIndex {
         self.generation.load(Ordering::SeqCst)
     }
 
-    fn store(&self, generation: u64, map: Arc<HashMap<i64, i64>>) {
+    fn store(&self, generation: u64, map: Arc<HashMap<Stream, i64>>) {
         if let Ok(mut current) = self.map.write()
             && self.generation() == generation
         {

@@ -1,11 +1,15 @@
-//! Live TV: `get_live_categories` and `get_live_streams`, filtered by the subscriber's bouquets.
+//! Live TV: `get_live_streams`, and the categories of each kind of stream, filtered by the
+//! subscriber's bouquets.
 
 use reseller_core::access::Access;
+use reseller_core::catalogue::Kind;
 use reseller_core::{Core, Result};
 use serde_json::{Value, json};
 
-pub(super) async fn categories(core: &Core, access: &Access) -> Result<Value> {
-    let categories = core.channel_categories().await?;
+/// `get_live_categories`, `get_vod_categories` and `get_series_categories`: the categories
+/// holding streams of `kind`.
+pub(super) async fn categories(core: &Core, access: &Access, kind: Kind) -> Result<Value> {
+    let categories = core.categories_of(kind).await?;
     Ok(categories
         .iter()
         .filter(|c| access.may_watch(c.id))

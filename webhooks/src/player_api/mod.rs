@@ -12,6 +12,7 @@ mod login;
 mod params;
 mod playlist;
 mod stream;
+mod vod;
 
 pub(crate) use playlist::playlist;
 pub(crate) use stream::{authorize_stream, end_stream};
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use params::Params;
 use reseller_core::access::Access;
+use reseller_core::catalogue::Kind;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::net::IpAddr;
@@ -208,13 +210,23 @@ pub(crate) async fn player_api(
         return axum::Json(action.empty()).into_response();
     }
     let core = &state.core;
+    let category = params.id("category_id");
+    // `None`: nothing to show for that id, answered with the action's empty shape.
     let answer = match action {
-        Action::LiveCategories => live::categories(core, &access).await,
-        Action::LiveStreams => live::streams(core, &access, params.id("category_id")).await,
-        _ => Ok(action.empty()),
+        Action::LiveCategories => live::categories(core, &access, Kind::Live).await.map(Some),
+        Action::LiveStreams => live::streams(core, &access, category).await.map(Some),
+        Action::VodCategories => live::categories(core, &access, Kind::Movie).await.map(Some),
+        Action::VodStreams => vod::movies(core, &access, category).await.map(Some),
+        Action::VodInfo => vod::movie(core, &access, params.id("vod_id")).await,
+        Action::SeriesCategories => live::categories(core, &access, Kind::Episode)
+            .await
+            .map(Some),
+        Action::Series => vod::series(core, &access, category).await.map(Some),
+        Action::SeriesInfo => vod::series_episodes(core, &access, params.id("series_id")).await,
+        Action::Epg | Action::Login => Ok(None),
     };
     match answer {
-        Ok(body) => axum::Json(body).into_response(),
+        Ok(body) => axum::Json(body.unwrap_or_else(|| action.empty())).into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "player listing failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

@@ -1,6 +1,8 @@
 //! `get.php`: the subscriber's whole playlist in `m3u_plus` format, with the guide's address in
 //! the header (`url-tvg`, read by TiviMate, Kodi's IPTV Simple and most M3U parsers; `x-tvg-url`
-//! for the others) and every `#EXTINF` attribute made safe for strict parsers.
+//! for the others) and every `#EXTINF` attribute made safe for strict parsers. Live channels
+//! come first, then movies (`/movie/USER/PASS/ID.ext`) and episodes (`/series/USER/PASS/ID.ext`),
+//! as Xtream panels list them.
 
 use super::params::Params;
 use super::{authenticated, can_watch};
@@ -36,11 +38,15 @@ pub(crate) async fn playlist(
         "m3u8" | "hls" => "m3u8",
         _ => "ts",
     };
-    let (categories, channels) = match (
-        state.core.channel_categories().await,
-        state.core.channels(None).await,
+    let core = &state.core;
+    let (categories, channels, movies, series, episodes) = match (
+        core.channel_categories().await,
+        core.channels(None).await,
+        core.movies(None).await,
+        core.series(None).await,
+        core.episodes().await,
     ) {
-        (Ok(c), Ok(ch)) => (c, ch),
+        (Ok(c), Ok(ch), Ok(m), Ok(s), Ok(e)) => (c, ch, m, s, e),
         _ => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
     let groups: HashMap<i64, &str> = categories.iter().map(|c| (c.id, c.name.as_str())).collect();
@@ -66,6 +72,25 @@ pub(crate) async fn playlist(
             group,
             &url,
         );
+    }
+    let user = &access.username;
+    for m in movies.iter().filter(|m| access.may_watch(m.category_id)) {
+        let group = groups.get(&m.category_id).copied().unwrap_or("");
+        let url = format!("{base}/movie/{user}/{password}/{}.{}", m.id, m.container);
+        entry(&mut m3u, &[], &m.name, &m.logo, group, &url);
+    }
+    let shows: HashMap<i64, _> = series
+        .iter()
+        .filter(|s| access.may_watch(s.category_id))
+        .map(|s| (s.id, s))
+        .collect();
+    for e in &episodes {
+        let Some(show) = shows.get(&e.series_id) else {
+            continue;
+        };
+        let group = groups.get(&show.category_id).copied().unwrap_or("");
+        let url = format!("{base}/series/{user}/{password}/{}.{}", e.id, e.container);
+        entry(&mut m3u, &[], &e.title, &show.logo, group, &url);
     }
     ([(axum::http::header::CONTENT_TYPE, "audio/x-mpegurl")], m3u).into_response()
 }

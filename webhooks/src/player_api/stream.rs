@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use reseller_core::bouquets::StreamRight;
+use reseller_core::catalogue::Stream;
 use reseller_core::connections::Verdict;
 use serde::Deserialize;
 
@@ -19,8 +20,9 @@ pub(crate) struct StreamCheck {
     password: String,
     /// The subscriber's stream token, instead of username and password.
     token: Option<String>,
-    /// The stream asked for: its id, as in `/live/USER/PASS/ID.ts` (the path, or `ID.ext`,
-    /// is accepted too). Checked against the subscriber's bouquets.
+    /// The stream asked for: a channel's id, as in `/live/USER/PASS/ID.ts` (the path, or
+    /// `ID.ext`, is accepted too), or the path of a movie (`/movie/USER/PASS/ID.mp4`) or an
+    /// episode (`/series/USER/PASS/ID.mkv`). Checked against the subscriber's bouquets.
     stream: Option<String>,
     /// The viewer's address: failed logins count against it (and it is logged).
     ip: Option<String>,
@@ -66,8 +68,8 @@ pub(crate) async fn authorize_stream(
         )
             .into_response();
     };
-    let right = match stream_id(stream) {
-        Some(id) => state.core.stream_right(&access, id).await,
+    let right = match stream_of(stream) {
+        Some(stream) => state.core.stream_right(&access, stream).await,
         None => Ok(StreamRight::UnknownStream),
     };
     match right {
@@ -104,11 +106,19 @@ pub(crate) async fn authorize_stream(
     }
 }
 
-/// The channel id in `stream`: `42`, `42.ts`, or a path ending in either.
-fn stream_id(stream: &str) -> Option<i64> {
+/// The stream in `stream`: `42`, `42.ts` or a `/live/` path name a channel; a path through
+/// `/movie/` or `/series/` names a movie or an episode (ids are numbered per kind).
+fn stream_of(stream: &str) -> Option<Stream> {
     let last = stream.rsplit('/').next().unwrap_or(stream);
     let id = last.split_once('.').map_or(last, |(id, _)| id);
-    id.parse().ok().filter(|id| *id > 0)
+    let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
+    Some(if stream.contains("/movie/") {
+        Stream::Movie(id)
+    } else if stream.contains("/series/") {
+        Stream::Episode(id)
+    } else {
+        Stream::Live(id)
+    })
 }
 
 /// The streaming server reports that a session ended.
@@ -133,22 +143,28 @@ pub(crate) async fn end_stream(
 
 #[cfg(test)]
 mod tests {
-    use super::stream_id;
+    use super::{Stream, stream_of};
 
     #[test]
-    fn stream_ids_come_from_ids_file_names_and_paths() {
-        assert_eq!(stream_id("42"), Some(42));
-        assert_eq!(stream_id("42.m3u8"), Some(42));
-        assert_eq!(stream_id("/live/user/pass/42.ts"), Some(42));
+    fn streams_come_from_ids_file_names_and_paths() {
+        assert_eq!(stream_of("42"), Some(Stream::Live(42)));
+        assert_eq!(stream_of("42.m3u8"), Some(Stream::Live(42)));
+        assert_eq!(stream_of("/live/user/pass/42.ts"), Some(Stream::Live(42)));
+        assert_eq!(stream_of("/movie/user/pass/7.mkv"), Some(Stream::Movie(7)));
+        assert_eq!(
+            stream_of("/series/user/pass/9.mp4"),
+            Some(Stream::Episode(9))
+        );
         for bad in [
             "",
             "abc",
             "-3",
             "0",
             "/live/user/pass/",
+            "/movie/user/pass/x.mp4",
             "99999999999999999999",
         ] {
-            assert_eq!(stream_id(bad), None, "{bad}");
+            assert_eq!(stream_of(bad), None, "{bad}");
         }
     }
 }
