@@ -138,11 +138,14 @@ pub struct PolicySettings {
     pub failed_login_wait_secs: NonZeroU32,
 }
 
-/// `/channels import`: how large a playlist may be, and which non-public hosts may be read.
+/// `/channels import`: how large a playlist may be, which non-public hosts may be read, and
+/// which `group-title` prefixes mark movies and series (besides `/movie/` and `/series/` URLs).
 #[derive(Clone, Debug, Deserialize)]
 pub struct ChannelSettings {
     pub max_playlist_mb: usize,
     pub import_allow_hosts: Vec<String>,
+    pub vod_group_prefixes: Vec<String>,
+    pub series_group_prefixes: Vec<String>,
 }
 
 /// The programme guide: how often its URL is fetched, how large it may be, what is kept.
@@ -519,6 +522,10 @@ impl Settings {
             ),
             sync_lease: std::time::Duration::from_secs(self.sync_lease_secs),
             notification_lease: std::time::Duration::from_secs(self.notification_lease_secs),
+            catalogue: reseller_core::catalogue::Prefixes {
+                vod: self.channels.vod_group_prefixes.clone(),
+                series: self.channels.series_group_prefixes.clone(),
+            },
         }
     }
 }

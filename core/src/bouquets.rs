@@ -3,6 +3,7 @@
 
 use crate::access::Access;
 use crate::audit::{self, Entry};
+use crate::catalogue::Stream;
 use crate::db::Tx;
 use crate::domain::{ParseError, Permission, Username};
 use crate::queries::{resellers, subscribers};
@@ -96,14 +97,14 @@ pub enum StreamRight {
     Allowed,
     /// The stream's category is not in the subscriber's bouquet or their reseller's.
     NotInBouquet,
-    /// No channel has this id.
+    /// No channel, movie or episode has this id.
     UnknownStream,
 }
 
 impl Core {
-    /// Checks stream `id` against the bouquets in `access`, from memory.
-    pub async fn stream_right(&self, access: &Access, id: i64) -> Result<StreamRight> {
-        Ok(match self.stream_category(id).await? {
+    /// Checks a channel, movie or episode against the bouquets in `access`, from memory.
+    pub async fn stream_right(&self, access: &Access, stream: Stream) -> Result<StreamRight> {
+        Ok(match self.stream_category(stream).await? {
             None => StreamRight::UnknownStream,
             Some(category) if access.may_watch(category) => StreamRight::Allowed,
             Some(_) => StreamRight::NotInBouquet,

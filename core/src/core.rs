@@ -55,6 +55,8 @@ pub struct Policy {
     /// to the panel), and a claimed batch of notifications (see `lease`).
     pub sync_lease: std::time::Duration,
     pub notification_lease: std::time::Duration,
+    /// How the channel import recognises movies and series besides their URLs.
+    pub catalogue: crate::catalogue::Prefixes,
 }
 
 impl Default for Policy {
@@ -71,6 +73,7 @@ impl Default for Policy {
             failed_login_interval: std::time::Duration::from_secs(1),
             sync_lease: std::time::Duration::from_secs(60),
             notification_lease: std::time::Duration::from_secs(30),
+            catalogue: crate::catalogue::Prefixes::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod actor;
 mod audit;
 pub mod bouquets;
 pub mod bus;
+pub mod catalogue;
 pub mod channels;
 pub mod connections;
 pub mod conversation;

@@ -3,6 +3,7 @@
 //! and a bouquet whose categories vanish stays a restriction.
 
 use reseller_core::bouquets::{Bouquet, StreamRight};
+use reseller_core::catalogue::Stream;
 use reseller_core::channels::{BouquetOwner, Narrowed, PlaylistEntry};
 use reseller_core::domain::{Days, OperationId, TelegramId, Username};
 use reseller_core::{Actor, Core, testing};
@@ -196,11 +197,15 @@ async fn a_bouquet_whose_categories_all_vanish_allows_nothing() {
     assert_eq!(access.categories.as_deref(), Some(&[][..]));
     let news = core.channels(None).await.unwrap()[0].id;
     assert_eq!(
-        core.stream_right(&access, news).await.unwrap(),
+        core.stream_right(&access, Stream::Live(news))
+            .await
+            .unwrap(),
         StreamRight::NotInBouquet
     );
     assert_eq!(
-        core.stream_right(&access, news + 1_000).await.unwrap(),
+        core.stream_right(&access, Stream::Live(news + 1_000))
+            .await
+            .unwrap(),
         StreamRight::UnknownStream
     );
 
@@ -218,7 +223,173 @@ async fn a_bouquet_whose_categories_all_vanish_allows_nothing() {
         .unwrap();
     assert_eq!(access.categories, None);
     assert_eq!(
-        core.stream_right(&access, news).await.unwrap(),
+        core.stream_right(&access, Stream::Live(news))
+            .await
+            .unwrap(),
         StreamRight::Allowed
     );
+}
+
+#[tokio::test]
+async fn movies_and_series_are_imported_beside_channels_and_keep_their_ids() {
+    let core = testing::core_with(reseller_core::Policy {
+        catalogue: reseller_core::catalogue::Prefixes {
+            vod: vec!["VOD:".into()],
+            series: vec!["Series:".into()],
+        },
+        ..Default::default()
+    })
+    .await;
+    let playlist = vec![
+        entry("News One", "http://o/news.ts", "News"),
+        entry("Film One", "http://o/movie/u/p/1.mkv", "Films"),
+        entry("Cartoon", "http://o/vod/cartoon", "VOD: Kids"),
+        entry("Show S01 E01", "http://o/series/u/p/11.mp4", "Drama"),
+        entry("Show S01E02", "http://o/series/u/p/12.mp4", "Drama"),
+        entry(
+            "Show - S02E01 - Finale",
+            "http://o/series/u/p/13.avi",
+            "Drama",
+        ),
+        entry("Toon S01E01", "http://o/shows/t1.mp4", "Series: Kids"),
+    ];
+    let done = core.import_channels(&ADMIN, &playlist).await.unwrap();
+    assert_eq!(
+        (
+            done.channels,
+            done.movies,
+            done.episodes,
+            done.series,
+            done.categories
+        ),
+        (1, 2, 4, 2, 5)
+    );
+    use reseller_core::catalogue::Kind;
+    let names = |cats: Vec<reseller_core::channels::Category>| -> Vec<String> {
+        cats.into_iter().map(|c| c.name).collect()
+    };
+    assert_eq!(
+        names(core.categories_of(Kind::Live).await.unwrap()),
+        ["News"]
+    );
+    assert_eq!(
+        names(core.categories_of(Kind::Movie).await.unwrap()),
+        ["Films", "VOD: Kids"]
+    );
+    assert_eq!(
+        names(core.categories_of(Kind::Episode).await.unwrap()),
+        ["Drama", "Series: Kids"]
+    );
+    let movies = core.movies(None).await.unwrap();
+    let film: Vec<(&str, &str)> = movies
+        .iter()
+        .map(|m| (m.name.as_str(), m.container.as_str()))
+        .collect();
+    assert_eq!(film, [("Film One", "mkv"), ("Cartoon", "mp4")]);
+    let series = core.series(None).await.unwrap();
+    assert_eq!(
+        series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["Show", "Toon"]
+    );
+    let (show, episodes) = core.series_episodes(series[0].id).await.unwrap().unwrap();
+    assert_eq!(show.name, "Show");
+    let places: Vec<(i64, i64, &str)> = episodes
+        .iter()
+        .map(|e| (e.season, e.episode, e.container.as_str()))
+        .collect();
+    assert_eq!(places, [(1, 1, "mp4"), (1, 2, "mp4"), (2, 1, "avi")]);
+
+    // The index on the stream authorization path knows movies and episodes by their kind.
+    let film_id = movies[0].id;
+    let access = viewer_of(&core, "Films").await;
+    assert_eq!(
+        core.stream_right(&access, Stream::Movie(film_id))
+            .await
+            .unwrap(),
+        StreamRight::Allowed
+    );
+    assert_eq!(
+        core.stream_right(&access, Stream::Episode(episodes[0].id))
+            .await
+            .unwrap(),
+        StreamRight::NotInBouquet
+    );
+    assert_eq!(
+        core.stream_right(&access, Stream::Movie(film_id + 1_000))
+            .await
+            .unwrap(),
+        StreamRight::UnknownStream
+    );
+
+    // A re-import keeps ids and stamps of what stayed and drops what left.
+    let kept = core.series_episodes(series[0].id).await.unwrap().unwrap().1;
+    let again = core
+        .import_channels(&ADMIN, &[playlist[1].clone(), playlist[4].clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.channels,
+            again.movies,
+            again.episodes,
+            again.series,
+            again.removed
+        ),
+        (0, 1, 1, 1, 1)
+    );
+    let movies_after = core.movies(None).await.unwrap();
+    assert_eq!(
+        movies_after
+            .iter()
+            .map(|m| (m.id, m.added_at))
+            .collect::<Vec<_>>(),
+        [(film_id, movies[0].added_at)]
+    );
+    let (_, left) = core.series_episodes(series[0].id).await.unwrap().unwrap();
+    assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), [kept[1].id]);
+    assert!(core.series_episodes(series[1].id).await.unwrap().is_none());
+    assert_eq!(
+        core.stream_right(&access, Stream::Episode(episodes[2].id))
+            .await
+            .unwrap(),
+        StreamRight::UnknownStream
+    );
+}
+
+/// A subscriber of a new reseller, given `bouquet`, as the stream authorization sees them.
+async fn viewer_of(core: &Core, bouquet: &str) -> std::sync::Arc<reseller_core::access::Access> {
+    let r = core
+        .create_reseller(&ADMIN, &name("alice"), None)
+        .await
+        .unwrap();
+    core.grant(
+        &ADMIN,
+        &OperationId::random(),
+        &name("alice"),
+        Days::new(30).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let alice = Actor::Reseller(r.id);
+    core.create_subscriber(
+        &alice,
+        &OperationId::random(),
+        &name("viewer"),
+        Days::new(30).unwrap(),
+    )
+    .await
+    .unwrap();
+    core.set_subscriber_bouquet(&alice, &name("viewer"), &Bouquet::parse(bouquet))
+        .await
+        .unwrap();
+    let password = core
+        .credentials(&alice, &name("viewer"))
+        .await
+        .unwrap()
+        .password;
+    core.authenticate("viewer", &password)
+        .await
+        .unwrap()
+        .expect("right password")
 }

@@ -225,7 +225,10 @@ async fn a_restriction_whose_categories_vanish_shows_nothing_and_the_admin_is_to
         &[("username", "viewer"), ("password", pass.as_str())],
     )
     .await;
-    assert_eq!(m3u, "#EXTM3U\n");
+    assert!(
+        m3u.starts_with("#EXTM3U ") && !m3u.contains("#EXTINF"),
+        "a header and no entry: {m3u}"
+    );
     assert_eq!(
         open(&app, &pass, &news).await.1,
         "this channel is not in the subscription"

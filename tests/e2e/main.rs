@@ -21,6 +21,7 @@ mod outbox;
 mod panel;
 mod payments;
 mod player_api;
+mod player_catalogue;
 mod player_limits;
 mod providers;
 mod purchases;

@@ -253,7 +253,7 @@ async fn imported_channels_reach_players_as_categories_streams_and_a_playlist() 
     )
     .await;
     assert_eq!(status, 200);
-    assert!(m3u.starts_with("#EXTM3U\n"), "{m3u}");
+    assert!(m3u.starts_with("#EXTM3U url-tvg=\""), "{m3u}");
     assert!(m3u.contains("group-title=\"News\",News One\n"), "{m3u}");
     assert!(
         m3u.contains(&format!(
@@ -461,4 +461,271 @@ async fn bouquets_limit_what_resellers_sell_and_subscribers_get() {
     let streams: Value = serde_json::from_str(&streams).unwrap();
     assert_eq!(streams.as_array().unwrap().len(), 1);
     assert_eq!(streams[0]["name"], "Sport One");
+}
+
+/// Imports `playlist` as an uploaded file and waits for the report.
+async fn import_file(app: &TestApp, playlist: &str) -> String {
+    let before = app.tg.sent().len();
+    app.tg
+        .send_document(ADMIN, "playlist.m3u", playlist, "/channels import");
+    app.tg.wait_for(ADMIN, before, "Imported").await.text
+}
+
+/// A subscriber `name` of reseller alice (created here); returns its password.
+async fn subscriber(app: &TestApp, name: &str) -> String {
+    let card = app
+        .say_expecting(ALICE, &format!("/new 10 {name}"), "Create")
+        .await;
+    password(&app.press(ALICE, &card, "Confirm").await.text)
+}
+
+async fn action(app: &TestApp, user: &str, pass: &str, action: &str) -> (u16, Value) {
+    let (status, body) = get(
+        app,
+        "/player_api.php",
+        &[("username", user), ("password", pass), ("action", action)],
+    )
+    .await;
+    let json = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{action}: {body}"));
+    (status, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_a_player_sends_answers_its_shape_in_every_subscriber_state() {
+    let app = TestApp::spawn().await;
+    import_file(&app, PLAYLIST).await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 100).await;
+    let mut users = Vec::new();
+    for name in ["active", "expired", "disabled"] {
+        users.push((name, subscriber(&app, name).await));
+    }
+    app.core
+        .set_expiry_for_tests("expired", chrono::Utc::now() - chrono::Duration::days(1))
+        .await;
+    app.say_expecting(ALICE, "/disable disabled", "disabled")
+        .await;
+
+    for (name, pass) in &users {
+        let watching = *name == "active";
+        let status = match *name {
+            "active" => "Active",
+            "expired" => "Expired",
+            _ => "Disabled",
+        };
+        // The login body: no action, the profile aliases players send, and unknown actions.
+        for login in [
+            "",
+            "get_profile",
+            "get_account_info",
+            "get_user_info",
+            "get_server_info",
+            "no_such_action",
+        ] {
+            let (code, body) = action(&app, name, pass, login).await;
+            assert_eq!(code, 200, "{name} {login}");
+            assert_eq!(body["user_info"]["auth"], 1, "{name} {login}: {body}");
+            assert_eq!(body["user_info"]["status"], status, "{name} {login}");
+            assert!(body["server_info"]["url"].is_string(), "{name} {login}");
+        }
+        // Lists: live ones hold the channels only for those who may watch; VOD and series are
+        // empty with no catalogue imported.
+        for (list, len) in [
+            ("get_live_categories", 2),
+            ("get_live_streams", 3),
+            ("get_vod_categories", 0),
+            ("get_vod_streams", 0),
+            ("get_series_categories", 0),
+            ("get_series", 0),
+        ] {
+            let (code, body) = action(&app, name, pass, list).await;
+            assert_eq!(code, 200, "{name} {list}");
+            let items = body.as_array().unwrap_or_else(|| panic!("{list}: {body}"));
+            assert_eq!(items.len(), if watching { len } else { 0 }, "{name} {list}");
+        }
+        let (code, vod) = action(&app, name, pass, "get_vod_info").await;
+        assert_eq!(
+            (code, vod),
+            (200, serde_json::json!({ "info": [], "movie_data": [] })),
+            "{name}"
+        );
+        let (code, series) = action(&app, name, pass, "get_series_info").await;
+        assert_eq!(
+            (code, series),
+            (
+                200,
+                serde_json::json!({ "seasons": [], "info": [], "episodes": {} })
+            ),
+            "{name}"
+        );
+        for epg in [
+            "get_short_epg",
+            "get_simple_data_table",
+            "get_simple_date_table",
+        ] {
+            let (code, body) = action(&app, name, pass, epg).await;
+            assert_eq!(
+                (code, body),
+                (200, serde_json::json!({ "epg_listings": [] })),
+                "{name} {epg}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_js_client_lists_channels_after_get_profile_and_android_apps_log_in_by_post() {
+    let first_import = chrono::Utc::now().timestamp();
+    let app = TestApp::spawn().await;
+    import_file(&app, PLAYLIST).await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 10).await;
+    let pass = subscriber(&app, "viewer").await;
+
+    // @iptv/xtream-api: get_profile first, then the streams with XUI.one's `category_ids`.
+    let (code, profile) = action(&app, "viewer", &pass, "get_profile").await;
+    assert_eq!(
+        (code, &profile["user_info"]["auth"]),
+        (200, &Value::from(1))
+    );
+    let (_, streams) = action(&app, "viewer", &pass, "get_live_streams").await;
+    let streams = streams.as_array().expect("a list").clone();
+    assert_eq!(streams.len(), 3);
+    for s in &streams {
+        let category: i64 = s["category_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(s["category_ids"], serde_json::json!([category]), "{s}");
+        let added: i64 = s["added"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (first_import..=chrono::Utc::now().timestamp()).contains(&added),
+            "{s}"
+        );
+    }
+    // A re-import a second later keeps each channel's first import time.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    import_file(&app, PLAYLIST).await;
+    let (_, again) = action(&app, "viewer", &pass, "get_live_streams").await;
+    let added = |list: &[Value]| -> Vec<(i64, String)> {
+        list.iter()
+            .map(|s| {
+                (
+                    s["stream_id"].as_i64().unwrap(),
+                    s["added"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(added(again.as_array().unwrap()), added(&streams));
+
+    // POST with a form body, and the form wins over the query as PHP's $_REQUEST does.
+    let client = reqwest::Client::new();
+    let posted = client
+        .post(format!("http://{}/player_api.php", app.http))
+        .query(&[("username", "viewer"), ("password", "wrong")])
+        .form(&[("username", "viewer"), ("password", pass.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 200);
+    let body: Value = posted.json().await.unwrap();
+    assert_eq!(body["user_info"]["auth"], 1, "{body}");
+    let posted = client
+        .post(format!("http://{}/player_api.php", app.http))
+        .form(&[
+            ("username", "viewer"),
+            ("password", pass.as_str()),
+            ("action", "get_live_categories"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cats: Value = posted.json().await.unwrap();
+    assert_eq!(cats.as_array().map(Vec::len), Some(2), "{cats}");
+    let playlist = client
+        .post(format!("http://{}/get.php", app.http))
+        .form(&[("username", "viewer"), ("password", pass.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(playlist.status().as_u16(), 200);
+    assert!(playlist.text().await.unwrap().contains("News One"));
+
+    // HEAD, as players probe the server before logging in.
+    for path in ["/player_api.php", "/get.php"] {
+        let head = client
+            .head(format!("http://{}{path}", app.http))
+            .query(&[("username", "viewer"), ("password", pass.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status().as_u16(), 200, "{path}");
+    }
+}
+
+/// `#EXTINF` attributes as a strict parser reads them: `key="value"` pairs separated by spaces,
+/// no quote inside a value, then a comma and the name. `None` for anything else.
+fn strict_extinf(line: &str) -> Option<(Vec<(String, String)>, String)> {
+    let mut rest = line.strip_prefix("#EXTINF:-1")?;
+    let mut attributes = Vec::new();
+    loop {
+        if let Some(name) = rest.strip_prefix(',') {
+            return Some((attributes, name.to_string()));
+        }
+        rest = rest.strip_prefix(' ')?;
+        let (key, after) = rest.split_once("=\"")?;
+        if key.is_empty() || key.contains([' ', '"', ',']) {
+            return None;
+        }
+        let (value, after) = after.split_once('"')?;
+        attributes.push((key.to_string(), value.to_string()));
+        rest = after;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_in_names_groups_and_logos_survive_a_strict_m3u_parser() {
+    let app = TestApp::spawn_with(|s| {
+        s.stream_url = "http://stream.example.test:8081".parse().unwrap();
+    })
+    .await;
+    // Panels write quotes inside attribute values as they are; the import keeps them.
+    let playlist = "#EXTM3U\n#EXTINF:-1 tvg-id=\"q1\" tvg-logo=\"http://logos/\"q\".png\" group-title=\"A \"B\"\",He said \"hi\"\nhttp://origin/q.ts\n";
+    import_file(&app, playlist).await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 10).await;
+    let pass = subscriber(&app, "quoted").await;
+    let (status, m3u) = get(
+        &app,
+        "/get.php",
+        &[
+            ("username", "quoted"),
+            ("password", &pass),
+            ("type", "m3u_plus"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut lines = m3u.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "#EXTM3U url-tvg=\"http://stream.example.test:8081/xmltv.php?username=quoted&password={pass}\" \
+                 x-tvg-url=\"http://stream.example.test:8081/xmltv.php?username=quoted&password={pass}\""
+            )
+            .as_str()
+        )
+    );
+    let (attributes, name) = strict_extinf(lines.next().unwrap()).expect("strictly parsable");
+    assert_eq!(name, "He said \"hi\"");
+    let attribute = |key: &str| {
+        attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(attribute("tvg-name"), Some("He said 'hi'"));
+    assert_eq!(attribute("group-title"), Some("A 'B'"));
+    assert_eq!(attribute("tvg-logo"), Some("http://logos/'q'.png"));
+    assert_eq!(attribute("tvg-id"), Some("q1"));
+    assert!(lines.next().unwrap().ends_with(".ts"), "{m3u}");
 }

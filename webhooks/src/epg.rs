@@ -11,8 +11,9 @@
 
 use crate::AppState;
 use crate::client_addr::ClientAddr;
+use crate::player_api::Params;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -21,9 +22,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use reseller_core::access::Access;
 use reseller_core::epg::Listing;
-use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
 /// The whole held guide of one stream is at most this many programmes in the data table.
 const DATA_TABLE_MAX: usize = 5_000;
@@ -97,44 +96,16 @@ fn wall_clock(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize)]
-pub(crate) struct Credentials {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-}
-
-/// `xmltv.php?username=U&password=P` (GET, HEAD or POST): the guide of the subscriber's
-/// channels. Wrong credentials count against the address as at every login.
+/// `xmltv.php?username=U&password=P` (GET, HEAD or POST, query or form): the guide of the
+/// subscriber's channels. Wrong credentials count against the address as at every login.
 pub(crate) async fn xmltv(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
-    Query(login): Query<Credentials>,
+    params: Params,
 ) -> Response {
-    if let Err(wait) = state.guesses.check(client) {
-        let secs = wait.as_secs() + 1;
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, secs.to_string())],
-            format!("too many failed logins from this address; try again in {secs} s"),
-        )
-            .into_response();
-    }
-    let access: Arc<Access> = match state
-        .core
-        .authenticate(&login.username, &login.password)
-        .await
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            state.guesses.failed(&state.core, client).await;
-            return (StatusCode::FORBIDDEN, "wrong username or password").into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = ?e, "login failed on our side");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
+    let access = match crate::player_api::login_for_download(&state, client, &params).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
     };
     if !(access.active && access.expires_at > Utc::now()) {
         return (

@@ -63,8 +63,15 @@ fn routes(
 ) -> Router {
     // Measured by one layer, so the player API's handlers stay as they are.
     let player = Router::new()
-        .route("/player_api.php", get(player_api::player_api))
-        .route("/get.php", get(player_api::playlist))
+        // `get` answers HEAD too; several Android players log in by POST with a form body.
+        .route(
+            "/player_api.php",
+            get(player_api::player_api).post(player_api::player_api),
+        )
+        .route(
+            "/get.php",
+            get(player_api::playlist).post(player_api::playlist),
+        )
         .route("/xmltv.php", get(epg::xmltv).post(epg::xmltv))
         .route("/auth/stream", get(player_api::authorize_stream))
         .route(

@@ -12,14 +12,19 @@ pub(crate) async fn show(ctx: &Ctx) -> HandlerResult {
     if !ctx.actor.is_admin() {
         return ctx.refuse(&CoreError::AdminOnly).await;
     }
+    let core = &ctx.app.core;
     let (categories, channels) = (
-        ctx.app.core.channel_categories().await?,
-        ctx.app.core.channels(None).await?,
+        core.categories_of(reseller_core::catalogue::Kind::Live)
+            .await?,
+        core.channels(None).await?,
     );
+    let (movies, series) = (core.movies(None).await?, core.series(None).await?);
     let mut text = format!(
-        "📺 <b>{}</b> channels in <b>{}</b> categories.",
+        "📺 <b>{}</b> channels in <b>{}</b> categories; <b>{}</b> movies and <b>{}</b> series.",
         channels.len(),
-        categories.len()
+        categories.len(),
+        movies.len(),
+        series.len()
     );
     for c in categories.iter().take(30) {
         let n = channels.iter().filter(|ch| ch.category_id == c.id).count();
@@ -81,8 +86,8 @@ const REPORT_BUDGET: usize = 3_500;
 /// nothing), so the admin can choose again.
 fn import_report(done: &Imported) -> String {
     let mut text = format!(
-        "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.",
-        done.channels, done.categories, done.removed
+        "✅ Imported {} channels in {} categories; {} channels no longer in the playlist were removed.\n🎬 {} movies and {} episodes of {} series.",
+        done.channels, done.categories, done.removed, done.movies, done.episodes, done.series
     );
     if done.narrowed.is_empty() {
         return text;

@@ -27,7 +27,11 @@ impl Core {
         from: i64,
         limit: usize,
     ) -> Result<Vec<Listing>> {
-        if self.stream_right(access, stream).await? != StreamRight::Allowed {
+        if self
+            .stream_right(access, crate::catalogue::Stream::Live(stream))
+            .await?
+            != StreamRight::Allowed
+        {
             return Ok(Vec::new());
         }
         let rows: Vec<(i64, String, String, String, String, i64, i64)> = sqlx::query_as(
