@@ -4,8 +4,8 @@
 //! come first, then movies (`/movie/USER/PASS/ID.ext`) and episodes (`/series/USER/PASS/ID.ext`),
 //! as Xtream panels list them.
 
-use super::params::Params;
 use super::can_watch;
+use super::params::Params;
 use crate::AppState;
 use crate::client_addr::ClientAddr;
 use axum::extract::State;
