@@ -317,20 +317,32 @@ fn parse_template(args: &[&str]) -> Result<Request, String> {
     match args {
         [op @ ("add" | "edit"), name, more @ ..] => {
             let name = TemplateName::parse(name).map_err(usage(u))?;
-            let (settings, title): (Vec<&str>, Vec<&str>) = more.iter().partition(|w| w.contains('='));
+            let (settings, title): (Vec<&str>, Vec<&str>) =
+                more.iter().partition(|w| w.contains('='));
             let settings = settings
                 .into_iter()
                 .map(Setting::parse)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(usage(u))?;
             let title = (!title.is_empty())
-                .then(|| Label::parse(&title.join(" "), "A template title", reseller_core::ops::TEMPLATE_TITLE_MAX))
+                .then(|| {
+                    Label::parse(
+                        &title.join(" "),
+                        "A template title",
+                        reseller_core::ops::TEMPLATE_TITLE_MAX,
+                    )
+                })
                 .transpose()
                 .map_err(usage(u))?;
             if *op == "edit" && title.is_none() && settings.is_empty() {
                 return Err(format!("Say what to change.\nUsage: {u}"));
             }
-            Ok(Request::SaveTemplate { add: *op == "add", name, title, settings })
+            Ok(Request::SaveTemplate {
+                add: *op == "add",
+                name,
+                title,
+                settings,
+            })
         }
         ["apply", name, reseller, more @ ..] => {
             let reset = match more {
@@ -442,7 +454,11 @@ mod tests {
                 .unwrap_err()
                 .contains("from 0 to 1000000; you gave “-1”")
         );
-        assert!(p("/template edit gold").unwrap_err().contains("Say what to change"));
+        assert!(
+            p("/template edit gold")
+                .unwrap_err()
+                .contains("Say what to change")
+        );
         assert!(
             p("/template apply gold alice now")
                 .unwrap_err()

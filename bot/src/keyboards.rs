@@ -4,8 +4,8 @@ use crate::callback::{CardAction, Press};
 use reseller_core::domain::{Days, OperationId, Permission, Username};
 use reseller_core::queries::Page;
 use reseller_core::queries::resellers::ResellerCard;
-use reseller_core::queries::templates::Template;
 use reseller_core::queries::subscribers::{Filter, Subscriber};
+use reseller_core::queries::templates::Template;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 fn button(label: &str, press: Press) -> InlineKeyboardButton {

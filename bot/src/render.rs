@@ -2,16 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use reseller_core::Actor;
+use reseller_core::domain::Limit;
 use reseller_core::domain::Permission;
 use reseller_core::ledger::Kind;
 use reseller_core::ops::{Command, Outcome, Quote};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
-use reseller_core::domain::Limit;
 use reseller_core::queries::resellers::{ResellerCard, ResellerSummary};
-use reseller_core::queries::templates::Template;
 use reseller_core::queries::stats::{Activity, Counts, GlobalStats, Recent, ResellerStats};
 use reseller_core::queries::subscribers::{Credentials, Filter, Status, Subscriber};
+use reseller_core::queries::templates::Template;
 use teloxide::utils::html::escape;
 
 pub(crate) use reseller_core::queries::thousands as credits;

@@ -37,7 +37,9 @@ async fn concurrent_overrides_and_template_edits_all_hold() {
     for p in Permission::ALL {
         let core = core.clone();
         tasks.push(tokio::spawn(async move {
-            core.set_permission(&ADMIN, &name("alice"), p, true).await.map(|_| ())
+            core.set_permission(&ADMIN, &name("alice"), p, true)
+                .await
+                .map(|_| ())
         }));
     }
     let edit = {
@@ -67,8 +69,10 @@ async fn concurrent_overrides_and_template_edits_all_hold() {
     }
     assert_eq!(card.overrides.permissions.len(), Permission::ALL.len());
     assert_eq!(
-        core.scalar_for_tests("SELECT COUNT(*) FROM audit_log WHERE action = 'reseller.permission'")
-            .await,
+        core.scalar_for_tests(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'reseller.permission'"
+        )
+        .await,
         Permission::ALL.len() as i64
     );
 
@@ -77,8 +81,10 @@ async fn concurrent_overrides_and_template_edits_all_hold() {
         .await
         .expect("same value");
     assert_eq!(
-        core.scalar_for_tests("SELECT COUNT(*) FROM audit_log WHERE action = 'reseller.permission'")
-            .await,
+        core.scalar_for_tests(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'reseller.permission'"
+        )
+        .await,
         Permission::ALL.len() as i64
     );
 }
@@ -94,7 +100,10 @@ async fn limits_follow_the_template_and_bad_input_changes_nothing() {
         &ADMIN,
         &template("basic"),
         None,
-        &[Setting::Limit(Limit::MaxUsers, Limit::MaxUsers.value("7").unwrap())],
+        &[Setting::Limit(
+            Limit::MaxUsers,
+            Limit::MaxUsers.value("7").unwrap(),
+        )],
     )
     .await
     .expect("edited");
@@ -112,12 +121,21 @@ async fn limits_follow_the_template_and_bad_input_changes_nothing() {
         )
         .await
         .unwrap_err();
-    assert!(twice.to_string().contains("max_users is given twice"), "{twice}");
+    assert!(
+        twice.to_string().contains("max_users is given twice"),
+        "{twice}"
+    );
     let unknown = core
         .apply_template(&ADMIN, &name("bob"), &template("nope"), true)
         .await
         .unwrap_err();
-    assert!(matches!(unknown, CoreError::NotFound { kind: "template", .. }));
+    assert!(matches!(
+        unknown,
+        CoreError::NotFound {
+            kind: "template",
+            ..
+        }
+    ));
     let bob = effective(&core, "bob").await;
     assert_eq!((bob.max_users, bob.template.as_str()), (7, "basic"));
 

@@ -46,7 +46,9 @@ async fn seeded_templates_are_listed_and_a_reseller_is_created_on_one() {
         .say_expecting(ADMIN, "/newreseller carol Carol's Shop premium", "start=")
         .await;
     assert!(
-        created.text.contains("on the <code>premium</code> template"),
+        created
+            .text
+            .contains("on the <code>premium</code> template"),
         "{}",
         created.text
     );
@@ -73,7 +75,13 @@ async fn seeded_templates_are_listed_and_a_reseller_is_created_on_one() {
     let dave = card(&app, "dave").await;
     assert_eq!(dave.summary.reseller.display_name, "Dave Gold");
     assert_eq!(dave.summary.reseller.template, "basic");
-    assert!(!dave.summary.reseller.permissions.allows(Permission::CanDeleteUsers));
+    assert!(
+        !dave
+            .summary
+            .reseller
+            .permissions
+            .allows(Permission::CanDeleteUsers)
+    );
 
     let unknown = app.say(ADMIN, "/template apply gold dave").await;
     assert!(
@@ -97,8 +105,12 @@ async fn editing_a_template_changes_its_resellers_except_their_overrides() {
     let app = TestApp::spawn().await;
     app.reseller("alice", ALICE).await;
     app.reseller("bob", BOB).await;
-    app.say_expecting(ADMIN, "/template add gold Gold reseller max_users=2", "added")
-        .await;
+    app.say_expecting(
+        ADMIN,
+        "/template add gold Gold reseller max_users=2",
+        "added",
+    )
+    .await;
     for who in ["alice", "bob"] {
         app.say_expecting(ADMIN, &format!("/template apply gold {who}"), "gold")
             .await;
@@ -129,7 +141,9 @@ async fn editing_a_template_changes_its_resellers_except_their_overrides() {
     app.grant("alice", 30).await;
     app.grant("bob", 30).await;
     for (user, sub) in [(ALICE, "alicesub"), (BOB, "bobsub")] {
-        let c = app.say_expecting(user, &format!("/new 30 {sub}"), "Create").await;
+        let c = app
+            .say_expecting(user, &format!("/new 30 {sub}"), "Create")
+            .await;
         app.press(user, &c, "Confirm").await;
     }
     let refused = app.say(ALICE, "/delete alicesub").await;
@@ -144,7 +158,11 @@ async fn editing_a_template_changes_its_resellers_except_their_overrides() {
     let twice = app
         .say(ADMIN, "/template edit gold max_users=1 max_users=2")
         .await;
-    assert!(twice.text.contains("max_users is given twice"), "{}", twice.text);
+    assert!(
+        twice.text.contains("max_users is given twice"),
+        "{}",
+        twice.text
+    );
     assert_eq!(card(&app, "bob").await.summary.reseller.max_users, 40);
 
     assert_eq!(audited(&app, "template.add", "gold").await, 1);
@@ -171,9 +189,14 @@ async fn applying_a_template_keeps_overrides_unless_reset() {
     let r = &alice.summary.reseller;
     assert!(r.permissions.allows(Permission::CanDeleteUsers));
     assert!(!r.permissions.allows(Permission::CanApiAccess));
-    assert_eq!(alice.overrides.permission(Permission::CanApiAccess), Some(false));
+    assert_eq!(
+        alice.overrides.permission(Permission::CanApiAccess),
+        Some(false)
+    );
 
-    let shown = app.say_expecting(ADMIN, "/reseller alice", "Template").await;
+    let shown = app
+        .say_expecting(ADMIN, "/reseller alice", "Template")
+        .await;
     for expected in [
         "Template: <b>Premium reseller</b> (<code>premium</code>)",
         "Overrides: can_view_logs on, can_api_access off",
@@ -191,7 +214,13 @@ async fn applying_a_template_keeps_overrides_unless_reset() {
     assert!(reset.text.contains("no overrides"), "{}", reset.text);
     let alice = card(&app, "alice").await;
     assert!(alice.overrides.is_empty());
-    assert!(alice.summary.reseller.permissions.allows(Permission::CanApiAccess));
+    assert!(
+        alice
+            .summary
+            .reseller
+            .permissions
+            .allows(Permission::CanApiAccess)
+    );
     assert_eq!(
         app.core
             .scalar_for_tests(
@@ -208,7 +237,9 @@ async fn applying_a_template_keeps_overrides_unless_reset() {
 async fn card_buttons_toggle_permissions_and_apply_templates_for_admins_only() {
     let app = TestApp::spawn().await;
     app.reseller("alice", ALICE).await;
-    let shown = app.say_expecting(ADMIN, "/reseller alice", "Template").await;
+    let shown = app
+        .say_expecting(ADMIN, "/reseller alice", "Template")
+        .await;
     assert!(shown.text.contains("Overrides: none"), "{}", shown.text);
 
     let toggled = app.press(ADMIN, &shown, "❌ delete_users").await;
@@ -241,7 +272,13 @@ async fn card_buttons_toggle_permissions_and_apply_templates_for_admins_only() {
     let refusal = app.tg.wait_for(ALICE, before, "").await;
     assert!(refusal.text.contains("Only admins"), "{}", refusal.text);
     let alice = card(&app, "alice").await;
-    assert!(alice.summary.reseller.permissions.allows(Permission::CanDeleteUsers));
+    assert!(
+        alice
+            .summary
+            .reseller
+            .permissions
+            .allows(Permission::CanDeleteUsers)
+    );
     assert_eq!(alice.summary.reseller.template, "basic");
 
     let applied = app.press(ADMIN, &toggled, "📋 Apply trial").await;
@@ -251,10 +288,18 @@ async fn card_buttons_toggle_permissions_and_apply_templates_for_admins_only() {
         applied.text
     );
     assert!(applied.text.contains("max_users: 10\n"), "{}", applied.text);
-    assert!(applied.text.contains("❌ can_create_users\n"), "{}", applied.text);
+    assert!(
+        applied.text.contains("❌ can_create_users\n"),
+        "{}",
+        applied.text
+    );
     let reset = app.press(ADMIN, &applied, "♻️ Reset to trial").await;
     assert!(reset.text.contains("Overrides: none"), "{}", reset.text);
-    assert!(reset.text.contains("❌ can_delete_users\n"), "{}", reset.text);
+    assert!(
+        reset.text.contains("❌ can_delete_users\n"),
+        "{}",
+        reset.text
+    );
 
     assert_eq!(audited(&app, "reseller.permission", "alice").await, 1);
     assert_eq!(audited(&app, "reseller.template", "alice").await, 2);

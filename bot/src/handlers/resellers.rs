@@ -2,7 +2,9 @@
 
 use super::{Ctx, HandlerResult};
 use crate::{keyboards, render};
-use reseller_core::domain::{Label, Limit, LimitValue, Permission, Setting, TemplateName, Username};
+use reseller_core::domain::{
+    Label, Limit, LimitValue, Permission, Setting, TemplateName, Username,
+};
 use reseller_core::ops::Invite;
 use teloxide::types::{Me, MessageId};
 use teloxide::utils::html::escape;
@@ -135,7 +137,9 @@ pub(crate) async fn press_template(
         .find(|t| t.id == id)
         .and_then(|t| TemplateName::parse(&t.name).ok())
     else {
-        return ctx.say("⚠️ That template no longer exists. Send /templates for the list.").await;
+        return ctx
+            .say("⚠️ That template no longer exists. Send /templates for the list.")
+            .await;
     };
     match ctx
         .app
@@ -172,7 +176,11 @@ pub(crate) async fn save_template(
         Ok(t) => {
             ctx.say(&format!(
                 "✅ Template {}.\n\n{}",
-                if add { "added" } else { "saved; resellers on it follow it except where they have an override" },
+                if add {
+                    "added"
+                } else {
+                    "saved; resellers on it follow it except where they have an override"
+                },
                 render::template(&t)
             ))
             .await

@@ -318,7 +318,12 @@ mod tests {
             Setting::parse("trial_quota=25").unwrap(),
             Setting::Limit(Limit::TrialQuota, LimitValue(25))
         );
-        assert!(Setting::parse("max_users").unwrap_err().0.contains("name=value"));
+        assert!(
+            Setting::parse("max_users")
+                .unwrap_err()
+                .0
+                .contains("name=value")
+        );
         assert!(
             Setting::parse("can_api_access=maybe")
                 .unwrap_err()

@@ -30,8 +30,13 @@ impl Core {
         p: Permission,
         on: bool,
     ) -> Result<Reseller> {
-        self.set_override(actor, reseller, Setting::Permission(p, on), "reseller.permission")
-            .await
+        self.set_override(
+            actor,
+            reseller,
+            Setting::Permission(p, on),
+            "reseller.permission",
+        )
+        .await
     }
 
     /// Sets an explicit override of one limit, like [`Core::set_permission`].
@@ -42,8 +47,13 @@ impl Core {
         limit: Limit,
         value: LimitValue,
     ) -> Result<Reseller> {
-        self.set_override(actor, reseller, Setting::Limit(limit, value), "reseller.limit")
-            .await
+        self.set_override(
+            actor,
+            reseller,
+            Setting::Limit(limit, value),
+            "reseller.limit",
+        )
+        .await
     }
 
     /// One override column, upserted on its own so concurrent changes of two settings both hold;

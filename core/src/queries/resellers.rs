@@ -140,13 +140,10 @@ pub(crate) async fn by_id<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: ResellerId,
 ) -> Result<Reseller> {
-    let row = sqlx::query(&format!(
-        "SELECT {} FROM {FROM} WHERE r.id = $1",
-        *COLUMNS
-    ))
-    .bind(id.0)
-    .fetch_one(e)
-    .await?;
+    let row = sqlx::query(&format!("SELECT {} FROM {FROM} WHERE r.id = $1", *COLUMNS))
+        .bind(id.0)
+        .fetch_one(e)
+        .await?;
     Ok(Reseller::from_row(&row)?)
 }
 
