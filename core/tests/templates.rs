@@ -144,7 +144,12 @@ async fn limits_follow_the_template_and_bad_input_changes_nothing() {
         .await
         .expect("created");
     let refused = core
-        .edit_template(&Actor::Reseller(reseller.id), &template("basic"), None, &[])
+        .edit_template(
+            &Actor::Reseller(reseller.id),
+            &template("basic"),
+            None,
+            &[Setting::Permission(Permission::CanApiAccess, true)],
+        )
         .await
         .unwrap_err();
     assert!(matches!(refused, CoreError::AdminOnly));

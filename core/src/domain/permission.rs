@@ -112,6 +112,8 @@ pub enum Limit {
     MaxUsers,
     MaxConnectionsPerUser,
     /// Trial subscribers a reseller may create: stored now, used by the trial feature to come.
+    /// "Trials only" (the Trial template) is `can_create_users` and `can_extend_users` off with
+    /// a quota here, so that feature checks this quota where paid creations check the permission.
     TrialQuota,
     /// How deep a reseller's sub-resellers may nest: stored now, used by sub-resellers to come.
     SubresellerDepth,

@@ -88,6 +88,11 @@ impl Core {
     ) -> Result<Template> {
         actor.require_admin()?;
         check_distinct(settings)?;
+        if title.is_none() && settings.is_empty() {
+            return Err(CoreError::Invalid(ParseError(format!(
+                "Nothing to change in template “{name}”: give a title or settings such as max_users=100."
+            ))));
+        }
         let mut tx = self.db.begin_write().await?;
         // Refuses an unknown name before anything is written.
         templates::by_name(&mut *tx, name).await?;
