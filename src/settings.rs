@@ -130,7 +130,6 @@ pub struct Settings {
 pub struct PolicySettings {
     pub password_length: usize,
     pub invite_ttl_hours: i64,
-    pub default_max_users: i64,
     pub default_max_connections: i64,
     pub expiring_soon_days: i64,
     pub access_cache_capacity: u64,
@@ -511,7 +510,6 @@ impl Settings {
         reseller_core::Policy {
             password_length: p.password_length,
             invite_ttl: chrono::Duration::hours(p.invite_ttl_hours),
-            default_max_users: p.default_max_users,
             default_max_connections: p.default_max_connections,
             expiring_soon_days: p.expiring_soon_days,
             sync_enabled: self.sync_backend != "builtin",

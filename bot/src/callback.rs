@@ -2,7 +2,7 @@
 //! anyone who can forge it: so it names an action, never a permission, and every press is
 //! checked again by core against the presser's own rights.
 
-use reseller_core::domain::{Days, OperationId, Username};
+use reseller_core::domain::{Days, OperationId, Permission, Username};
 use reseller_core::queries::subscribers::Filter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,11 @@ pub(crate) enum Press {
     Pay(i64, Method),
     /// An admin's decision on a manual payment: approve (true) or reject.
     Receipt(bool, String),
+    /// On a reseller's card: set a permission's override to on or off (the state wanted, not
+    /// "toggle", so a double tap sets it once).
+    Permission(Permission, bool, Username),
+    /// On a reseller's card: put them on the template with this id; `true` clears overrides.
+    Template(i64, bool, Username),
 }
 
 /// How a reseller pays.
@@ -131,6 +136,11 @@ impl Press {
             Press::Receipt(approve, order) => {
                 format!("m:{}:{order}", if *approve { "a" } else { "r" })
             }
+            Press::Permission(p, on, u) => {
+                let index = Permission::ALL.iter().position(|q| q == p).unwrap_or(0);
+                format!("t:{index}:{}:{u}", u8::from(*on))
+            }
+            Press::Template(id, reset, u) => format!("g:{id}:{}:{u}", u8::from(*reset)),
         };
         // Searches are the only free text; cut them to fit Telegram's 64-byte limit.
         s.char_indices()
@@ -205,8 +215,30 @@ impl Press {
                 }
                 Press::Receipt(approve, order.to_string())
             }
+            "t" => {
+                let (index, on, u) = three(rest)?;
+                let p = *Permission::ALL.get(index.parse::<usize>().ok()?)?;
+                Press::Permission(p, flag(on)?, Username::parse(u).ok()?)
+            }
+            "g" => {
+                let (id, reset, u) = three(rest)?;
+                Press::Template(id.parse().ok()?, flag(reset)?, Username::parse(u).ok()?)
+            }
             _ => return None,
         })
+    }
+}
+
+fn three(s: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = s.splitn(3, ':');
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
+fn flag(s: &str) -> Option<bool> {
+    match s {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
     }
 }
 
@@ -258,6 +290,13 @@ mod tests {
             Press::Pay(2, Method::Stars),
             Press::Receipt(true, "ord_ABCDEFGHIJKLMNOPQRST".into()),
             Press::Receipt(false, "ord_ABCDEFGHIJKLMNOPQRST".into()),
+            Press::Permission(
+                Permission::CanCreateSubresellers,
+                true,
+                Username::parse(&"a".repeat(32)).unwrap(),
+            ),
+            Press::Permission(Permission::CanCreateUsers, false, bob.clone()),
+            Press::Template(i64::MAX, true, Username::parse(&"b".repeat(32)).unwrap()),
         ];
         for p in presses {
             let data = p.encode();
@@ -280,6 +319,11 @@ mod tests {
             "s:bad name",
             "z:1",
             "h:x:",
+            "t:13:1:bob",
+            "t:0:2:bob",
+            "t:0:1:bad name",
+            "g:x:0:bob",
+            "g:1:1",
         ] {
             assert_eq!(Press::decode(bad), None, "{bad}");
         }

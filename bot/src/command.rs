@@ -2,7 +2,8 @@
 //! saying what was wrong and how to write it.
 
 use reseller_core::domain::{
-    Days, Label, Limit, LimitValue, ParseError, Permission, Username, shorten,
+    Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
+    parse_switch, shorten,
 };
 use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
@@ -33,9 +34,24 @@ pub(crate) enum Request {
     Brand(Label),
     /// An admin names a reseller's panel.
     PanelName(Username, Label),
+    /// The last word of `rest` may name a template: the handler asks core which ones exist.
     NewReseller {
         username: Username,
-        display_name: Option<String>,
+        rest: Option<String>,
+    },
+    Templates,
+    /// `/template add|edit <name> [title] [setting=value ...]`.
+    SaveTemplate {
+        add: bool,
+        name: TemplateName,
+        title: Option<Label>,
+        settings: Vec<Setting>,
+    },
+    /// `/template apply <name> <reseller> [reset]`.
+    ApplyTemplate {
+        name: TemplateName,
+        reseller: Username,
+        reset: bool,
     },
     Invite(Username),
     Buy,
@@ -230,11 +246,13 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         },
         "newreseller" => match args.split_first() {
             Some((name, more)) => Request::NewReseller {
-                username: Username::parse(name).map_err(usage("/newreseller <username> [display name]"))?,
-                display_name: rest(more),
+                username: Username::parse(name).map_err(usage("/newreseller <username> [display name] [template]"))?,
+                rest: rest(more),
             },
-            None => return Err("Usage: /newreseller <username> [display name]".into()),
+            None => return Err("Usage: /newreseller <username> [display name] [template]".into()),
         },
+        "templates" => Request::Templates,
+        "template" => parse_template(args)?,
         "invite" => Request::Invite(user("/invite <reseller>")(args)?),
         "resellers" => Request::Resellers,
         "reseller" => Request::Reseller(user("/reseller <username>")(args)?),
@@ -268,17 +286,13 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 [r, p, state] => Request::Perm {
                     reseller: Username::parse(r).map_err(usage(u))?,
                     permission: Permission::parse(p).map_err(usage(u))?,
-                    on: match state.to_ascii_lowercase().as_str() {
-                        "on" | "yes" | "true" => true,
-                        "off" | "no" | "false" => false,
-                        other => return Err(format!("“{}” is neither on nor off.\nUsage: {u}", shorten(other))),
-                    },
+                    on: parse_switch(state).map_err(usage(u))?,
                 },
                 _ => return Err(format!("Usage: {u}")),
             }
         }
         "limit" => {
-            let u = "/limit <reseller> max_users|max_connections_per_user <value>";
+            let u = "/limit <reseller> max_users|max_connections_per_user|trial_quota|subreseller_depth <value>";
             match args {
                 [r, l, v] => {
                     let limit = Limit::parse(l).map_err(usage(u))?;
@@ -293,6 +307,57 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         }
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
+}
+
+const TEMPLATE_USAGE: &str = "/template add|edit <name> [title] [setting=value ...], e.g. /template add gold Gold reseller can_delete_users=on max_users=1000; or /template apply <name> <reseller> [reset]";
+
+/// `/template add|edit <name> [title words] [setting=value ...]` and `/template apply`.
+fn parse_template(args: &[&str]) -> Result<Request, String> {
+    let u = TEMPLATE_USAGE;
+    match args {
+        [op @ ("add" | "edit"), name, more @ ..] => {
+            let name = TemplateName::parse(name).map_err(usage(u))?;
+            let (settings, title): (Vec<&str>, Vec<&str>) =
+                more.iter().partition(|w| w.contains('='));
+            let settings = settings
+                .into_iter()
+                .map(Setting::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage(u))?;
+            let title = (!title.is_empty())
+                .then(|| {
+                    Label::parse(
+                        &title.join(" "),
+                        "A template title",
+                        reseller_core::ops::TEMPLATE_TITLE_MAX,
+                    )
+                })
+                .transpose()
+                .map_err(usage(u))?;
+            if *op == "edit" && title.is_none() && settings.is_empty() {
+                return Err(format!("Say what to change.\nUsage: {u}"));
+            }
+            Ok(Request::SaveTemplate {
+                add: *op == "add",
+                name,
+                title,
+                settings,
+            })
+        }
+        ["apply", name, reseller, more @ ..] => {
+            let reset = match more {
+                [] => false,
+                [w] if w.eq_ignore_ascii_case("reset") => true,
+                _ => return Err(format!("Only “reset” may follow the reseller.\nUsage: {u}")),
+            };
+            Ok(Request::ApplyTemplate {
+                name: TemplateName::parse(name).map_err(usage(u))?,
+                reseller: Username::parse(reseller).map_err(usage(u))?,
+                reset,
+            })
+        }
+        _ => Err(format!("Usage: {u}")),
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +397,26 @@ mod tests {
         assert!(
             matches!(p("/grant alice 100 paid cash"), Ok(Request::Grant { note: Some(n), .. }) if n == "paid cash")
         );
+        assert_eq!(
+            p("/template add Gold Gold reseller can_delete_users=on max_users=1000"),
+            Ok(Request::SaveTemplate {
+                add: true,
+                name: TemplateName::parse("gold").unwrap(),
+                title: Some(Label::parse("Gold reseller", "", 64).unwrap()),
+                settings: vec![
+                    Setting::parse("can_delete_users=on").unwrap(),
+                    Setting::parse("max_users=1000").unwrap(),
+                ],
+            })
+        );
+        assert_eq!(
+            p("/template apply premium alice RESET"),
+            Ok(Request::ApplyTemplate {
+                name: TemplateName::parse("premium").unwrap(),
+                reseller: Username::parse("alice").unwrap(),
+                reset: true,
+            })
+        );
     }
 
     #[test]
@@ -364,6 +449,21 @@ mod tests {
                 .contains("neither on nor off")
         );
         assert!(p("/frobnicate").unwrap_err().contains("/help"));
+        assert!(
+            p("/template add gold max_users=-1")
+                .unwrap_err()
+                .contains("from 0 to 1000000; you gave “-1”")
+        );
+        assert!(
+            p("/template edit gold")
+                .unwrap_err()
+                .contains("Say what to change")
+        );
+        assert!(
+            p("/template apply gold alice now")
+                .unwrap_err()
+                .contains("Only “reset”")
+        );
         let pasted = p(&format!("/{}", "x".repeat(5000))).unwrap_err();
         assert!(pasted.contains("/xxxx") && pasted.len() < 120, "{pasted}");
         assert!(

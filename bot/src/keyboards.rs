@@ -1,9 +1,11 @@
 //! Inline keyboards. Every button's data is a [`Press`].
 
 use crate::callback::{CardAction, Press};
-use reseller_core::domain::{Days, OperationId, Username};
+use reseller_core::domain::{Days, OperationId, Permission, Username};
 use reseller_core::queries::Page;
+use reseller_core::queries::resellers::ResellerCard;
 use reseller_core::queries::subscribers::{Filter, Subscriber};
+use reseller_core::queries::templates::Template;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 fn button(label: &str, press: Press) -> InlineKeyboardButton {
@@ -118,4 +120,42 @@ pub(crate) fn resellers_page<T>(p: &Page<T>) -> Option<InlineKeyboardMarkup> {
 pub(crate) fn new_days() -> InlineKeyboardMarkup {
     let d = |n| button(&format!("{n} days"), Press::NewDays(days(n)));
     InlineKeyboardMarkup::new([[d(1), d(30), d(90)], [d(180), d(365), d(730)]])
+}
+
+/// A reseller's card: one button per permission (showing its state; pressing sets the other),
+/// one per other template to move them onto (keeping overrides), and one to clear overrides.
+pub(crate) fn reseller_card(card: &ResellerCard, templates: &[Template]) -> InlineKeyboardMarkup {
+    let r = &card.summary.reseller;
+    let u = Username::parse(&r.username).expect("stored usernames are valid");
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = Permission::ALL
+        .chunks(2)
+        .map(|pair| {
+            pair.iter()
+                .map(|p| {
+                    let on = r.permissions.allows(*p);
+                    let name = p.column().trim_start_matches("can_");
+                    let label = format!("{} {name}", if on { "✅" } else { "❌" });
+                    button(&label, Press::Permission(*p, !on, u.clone()))
+                })
+                .collect()
+        })
+        .collect();
+    let others: Vec<InlineKeyboardButton> = templates
+        .iter()
+        .filter(|t| t.id != card.template.id)
+        .map(|t| {
+            button(
+                &format!("📋 Apply {}", t.name),
+                Press::Template(t.id, false, u.clone()),
+            )
+        })
+        .collect();
+    rows.extend(others.chunks(2).map(<[_]>::to_vec));
+    if !card.overrides.is_empty() {
+        rows.push(vec![button(
+            &format!("♻️ Reset to {}", card.template.name),
+            Press::Template(card.template.id, true, u),
+        )]);
+    }
+    InlineKeyboardMarkup::new(rows)
 }

@@ -2,14 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use reseller_core::Actor;
+use reseller_core::domain::Limit;
 use reseller_core::domain::Permission;
 use reseller_core::ledger::Kind;
 use reseller_core::ops::{Command, Outcome, Quote};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
-use reseller_core::queries::resellers::ResellerSummary;
+use reseller_core::queries::resellers::{ResellerCard, ResellerSummary};
 use reseller_core::queries::stats::{Activity, Counts, GlobalStats, Recent, ResellerStats};
 use reseller_core::queries::subscribers::{Credentials, Filter, Status, Subscriber};
+use reseller_core::queries::templates::Template;
 use teloxide::utils::html::escape;
 
 pub(crate) use reseller_core::queries::thousands as credits;
@@ -51,16 +53,19 @@ pub(crate) fn help(actor: &Actor) -> String {
         Actor::Reseller(_) => format!("<b>Reseller menu</b>\n\n{reseller}"),
         Actor::Admin(_) => format!(
             "<b>Admin menu</b>\n\n<b>Resellers</b>\n\
-             /newreseller &lt;username&gt; [display name] — create and get an invite link\n\
+             /newreseller &lt;username&gt; [display name] [template] — create and get an invite link\n\
              /invite &lt;reseller&gt; — a new invite link\n\
              /resellers — all resellers\n\
-             /reseller &lt;username&gt; — details\n\
+             /reseller &lt;username&gt; — details, permission buttons and templates\n\
              /grant &lt;reseller&gt; &lt;days&gt; [note]\n\
              /deduct &lt;reseller&gt; &lt;days&gt; &lt;reason&gt;\n\
              /history &lt;reseller&gt; — their credit history\n\
              /suspend, /unsuspend &lt;reseller&gt;\n\
-             /perm &lt;reseller&gt; &lt;permission&gt; on|off\n\
-             /limit &lt;reseller&gt; max_users|max_connections_per_user &lt;value&gt;\n\
+             /perm &lt;reseller&gt; &lt;permission&gt; on|off — an override of their template\n\
+             /limit &lt;reseller&gt; &lt;limit&gt; &lt;value&gt; — likewise, e.g. max_users 100\n\
+             /templates — permission templates\n\
+             /template add|edit &lt;name&gt; [title] [setting=value ...]\n\
+             /template apply &lt;name&gt; &lt;reseller&gt; [reset] — reset clears their overrides\n\
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
@@ -422,24 +427,57 @@ pub(crate) fn resellers(p: &Page<ResellerSummary>) -> String {
     text
 }
 
-pub(crate) fn reseller_detail(s: &ResellerSummary) -> String {
+fn tick(on: bool) -> &'static str {
+    if on { "✅" } else { "❌" }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// A reseller's card: their effective settings, their template, and each override with the
+/// template's value beside it.
+pub(crate) fn reseller_detail(card: &ResellerCard) -> String {
+    let s = &card.summary;
     let r = &s.reseller;
+    let t = &card.template;
+    let o = &card.overrides;
     let perms: Vec<String> = Permission::ALL
         .iter()
         .map(|p| {
-            format!(
-                "{} {}",
-                if r.permissions.allows(*p) {
-                    "✅"
-                } else {
-                    "❌"
-                },
-                p.column()
-            )
+            let note = match o.permission(*p) {
+                Some(_) => format!(
+                    " — <i>override</i> (template: {})",
+                    on_off(t.permissions.allows(*p))
+                ),
+                None => String::new(),
+            };
+            format!("{} {}{note}", tick(r.permissions.allows(*p)), p.column())
         })
         .collect();
+    let limits: Vec<String> = Limit::ALL
+        .iter()
+        .map(|l| {
+            let note = match o.limit(*l) {
+                Some(_) => format!(" — <i>override</i> (template: {})", t.limit(*l)),
+                None => String::new(),
+            };
+            format!("{l}: {}{note}", r.limit(*l))
+        })
+        .collect();
+    let overrides = if o.is_empty() {
+        "none".to_string()
+    } else {
+        let names: Vec<String> = o
+            .permissions
+            .iter()
+            .map(|(p, on)| format!("{} {}", p.column(), on_off(*on)))
+            .chain(o.limits.iter().map(|(l, v)| format!("{l} {v}")))
+            .collect();
+        names.join(", ")
+    };
     format!(
-        "<b>{}</b> ({})\nStatus: {}\nTelegram: {}\nBalance: <b>{}</b> credits\nSubscribers: {} of max {} ({} active)\nMax connections per subscriber: {}\nPanel name: {}\nCreated: {}\nLast seen: {}\n\n<b>Permissions</b>\n{}",
+        "<b>{}</b> ({})\nStatus: {}\nTelegram: {}\nBalance: <b>{}</b> credits\nSubscribers: {} of max {} ({} active)\nPanel name: {}\nCreated: {}\nLast seen: {}\n\nTemplate: <b>{}</b> (<code>{}</code>)\nOverrides: {}\n\n<b>Permissions</b>\n{}\n\n<b>Limits</b>\n{}",
         escape(&r.username),
         escape(&r.display_name),
         if r.active { "active" } else { "suspended" },
@@ -449,11 +487,48 @@ pub(crate) fn reseller_detail(s: &ResellerSummary) -> String {
         s.subscribers,
         r.max_users,
         s.active_subscribers,
-        r.max_connections_per_user,
         escape(r.brand()),
         date(r.created_at),
         r.last_seen_at.map_or("never".to_string(), datetime),
-        perms.join("\n")
+        escape(&t.title),
+        escape(&t.name),
+        overrides,
+        perms.join("\n"),
+        limits.join("\n")
+    )
+}
+
+/// One template: what it allows and its limits.
+pub(crate) fn template(t: &Template) -> String {
+    let allowed: Vec<&str> = Permission::ALL
+        .iter()
+        .filter(|p| t.permissions.allows(**p))
+        .map(|p| p.column())
+        .collect();
+    let limits: Vec<String> = Limit::ALL
+        .iter()
+        .map(|l| format!("{l} {}", t.limit(*l)))
+        .collect();
+    format!(
+        "<b>{}</b> (<code>{}</code>) — {} reseller{}\nAllows: {}\nLimits: {}",
+        escape(&t.title),
+        escape(&t.name),
+        t.resellers,
+        if t.resellers == 1 { "" } else { "s" },
+        if allowed.is_empty() {
+            "nothing".to_string()
+        } else {
+            allowed.join(", ")
+        },
+        limits.join(", ")
+    )
+}
+
+pub(crate) fn templates(list: &[Template]) -> String {
+    let items: Vec<String> = list.iter().map(template).collect();
+    format!(
+        "<b>Permission templates</b>\n\n{}\n\nA reseller's override of a setting (/perm, /limit or the buttons on /reseller) holds whatever their template says.",
+        items.join("\n\n")
     )
 }
 

@@ -37,9 +37,8 @@ pub struct Policy {
     pub password_length: usize,
     /// How long an invite link stays valid.
     pub invite_ttl: chrono::Duration,
-    /// `max_users` given to new resellers.
-    pub default_max_users: i64,
-    /// `max_connections_per_user` given to new resellers, and to subscribers they create.
+    /// `max_connections` of the subscribers admins create for themselves (a reseller's come
+    /// from their template or override).
     pub default_max_connections: i64,
     /// A subscriber expiring within this many days counts as “expiring soon”.
     pub expiring_soon_days: i64,
@@ -64,7 +63,6 @@ impl Default for Policy {
         Policy {
             password_length: 10,
             invite_ttl: chrono::Duration::hours(72),
-            default_max_users: 500,
             default_max_connections: 3,
             expiring_soon_days: 7,
             sync_enabled: false,

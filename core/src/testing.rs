@@ -202,8 +202,8 @@ impl Core {
         let mut tx = self.db.begin_write().await.expect("begin");
         sqlx::query(
             "WITH RECURSIVE seq(n) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
-             INSERT INTO resellers (username, display_name, max_users, balance, created_at) \
-             SELECT $2 || CAST(n AS TEXT), 'Shop ' || CAST(n AS TEXT), 10000000, 0, $3 FROM seq",
+             INSERT INTO resellers (username, display_name, balance, created_at) \
+             SELECT $2 || CAST(n AS TEXT), 'Shop ' || CAST(n AS TEXT), 0, $3 FROM seq",
         )
         .bind(count)
         .bind(prefix)
@@ -211,6 +211,14 @@ impl Core {
         .execute(&mut *tx)
         .await
         .expect("seed resellers");
+        sqlx::query(
+            "INSERT INTO reseller_overrides (reseller_id, max_users) \
+             SELECT id, 10000000 FROM resellers WHERE username LIKE $1",
+        )
+        .bind(format!("{prefix}%"))
+        .execute(&mut *tx)
+        .await
+        .expect("seed overrides");
         let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM resellers WHERE username LIKE $1")
             .bind(format!("{prefix}%"))
             .fetch_one(&mut *tx)

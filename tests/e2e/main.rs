@@ -30,4 +30,5 @@ mod rules;
 mod security;
 mod subscribers;
 mod sync;
+mod templates;
 mod webhook_mode;

@@ -147,13 +147,24 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             )
             .await
         }
-        Request::NewReseller {
-            username,
-            display_name,
-        } => resellers::create(ctx, me, &username, display_name.as_deref()).await,
+        Request::NewReseller { username, rest } => {
+            resellers::create(ctx, me, &username, rest.as_deref()).await
+        }
+        Request::Templates => resellers::templates(ctx).await,
+        Request::SaveTemplate {
+            add,
+            name,
+            title,
+            settings,
+        } => resellers::save_template(ctx, add, &name, title.as_ref(), &settings).await,
+        Request::ApplyTemplate {
+            name,
+            reseller,
+            reset,
+        } => resellers::apply_template(ctx, &name, &reseller, reset).await,
         Request::Invite(r) => resellers::invite(ctx, me, &r).await,
         Request::Resellers => resellers::list(ctx, 0, None).await,
-        Request::Reseller(r) => resellers::detail(ctx, &r).await,
+        Request::Reseller(r) => resellers::detail(ctx, &r, None).await,
         Request::Suspend(r) => resellers::set_active(ctx, &r, false).await,
         Request::Unsuspend(r) => resellers::set_active(ctx, &r, true).await,
         Request::Perm {

@@ -84,6 +84,12 @@ async fn act(
         Press::Buy(package) => payments::methods(ctx, package).await,
         Press::Pay(package, method) => payments::pay(ctx, package, method).await,
         Press::Receipt(approve, order) => payments::decide(ctx, approve, &order).await,
+        Press::Permission(p, on, reseller) => {
+            resellers::press_permission(ctx, card, &reseller, p, on).await
+        }
+        Press::Template(id, reset, reseller) => {
+            resellers::press_template(ctx, card, &reseller, id, reset).await
+        }
         Press::Confirm(_) | Press::Cancel(_) => Ok(()),
     }
 }

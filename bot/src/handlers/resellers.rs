@@ -2,7 +2,9 @@
 
 use super::{Ctx, HandlerResult};
 use crate::{keyboards, render};
-use reseller_core::domain::{Label, Limit, LimitValue, Permission, Username};
+use reseller_core::domain::{
+    Label, Limit, LimitValue, Permission, Setting, TemplateName, Username,
+};
 use reseller_core::ops::Invite;
 use teloxide::types::{Me, MessageId};
 use teloxide::utils::html::escape;
@@ -12,22 +14,39 @@ fn invite_text(me: &Me, reseller: &str, invite: &Invite) -> String {
     render::invite(reseller, &link, invite.expires_at)
 }
 
+/// `/newreseller <username> [display name] [template]`: the last word is the template when
+/// it names one (so a display name ending in a template's name needs the template after it).
 pub(crate) async fn create(
     ctx: &Ctx,
     me: &Me,
     username: &Username,
-    display_name: Option<&str>,
+    rest: Option<&str>,
 ) -> HandlerResult {
+    let templates = match ctx.app.core.templates(&ctx.actor).await {
+        Ok(t) => t,
+        Err(e) => return ctx.refuse(&e).await,
+    };
+    let words: Vec<&str> = rest.unwrap_or("").split_whitespace().collect();
+    let named = words
+        .last()
+        .and_then(|w| TemplateName::parse(w).ok())
+        .filter(|n| templates.iter().any(|t| t.name == n.as_str()));
+    let (display, template) = match named {
+        Some(n) => (words[..words.len() - 1].join(" "), n),
+        None => (words.join(" "), TemplateName::parse("basic")?),
+    };
+    let display = Some(display.as_str()).filter(|d| !d.is_empty());
     match ctx
         .app
         .core
-        .create_reseller(&ctx.actor, username, display_name)
+        .create_reseller_on(&ctx.actor, username, display, &template)
         .await
     {
         Ok(r) => {
             ctx.say(&format!(
-                "✅ Reseller <b>{}</b> created.\n\n{}",
+                "✅ Reseller <b>{}</b> created on the <code>{}</code> template.\n\n{}",
                 escape(&r.username),
+                escape(template.as_str()),
                 invite_text(me, &r.username, &r.invite)
             ))
             .await
@@ -59,9 +78,142 @@ pub(crate) async fn list(ctx: &Ctx, page: i64, message: Option<MessageId>) -> Ha
     }
 }
 
-pub(crate) async fn detail(ctx: &Ctx, reseller: &Username) -> HandlerResult {
-    match ctx.app.core.reseller(&ctx.actor, reseller).await {
-        Ok(s) => ctx.say(&render::reseller_detail(&s)).await,
+/// A reseller's card with its buttons, sent new or edited into `message` after a press.
+pub(crate) async fn detail(
+    ctx: &Ctx,
+    reseller: &Username,
+    message: Option<MessageId>,
+) -> HandlerResult {
+    let core = &ctx.app.core;
+    let (card, templates) = match (
+        core.reseller(&ctx.actor, reseller).await,
+        core.templates(&ctx.actor).await,
+    ) {
+        (Ok(card), Ok(templates)) => (card, templates),
+        (Err(e), _) | (_, Err(e)) => return ctx.refuse(&e).await,
+    };
+    let text = render::reseller_detail(&card);
+    let kb = keyboards::reseller_card(&card, &templates);
+    match message {
+        Some(m) => ctx.edit(m, &text, Some(kb)).await,
+        None => ctx.say_with(&text, kb).await,
+    }
+}
+
+/// A permission button on a reseller's card: core checks the presser is an admin.
+pub(crate) async fn press_permission(
+    ctx: &Ctx,
+    card: MessageId,
+    reseller: &Username,
+    permission: Permission,
+    on: bool,
+) -> HandlerResult {
+    match ctx
+        .app
+        .core
+        .set_permission(&ctx.actor, reseller, permission, on)
+        .await
+    {
+        Ok(_) => detail(ctx, reseller, Some(card)).await,
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+/// A template button on a reseller's card; the id is looked up among the templates (which
+/// only admins may list), so a forged id names no template.
+pub(crate) async fn press_template(
+    ctx: &Ctx,
+    card: MessageId,
+    reseller: &Username,
+    id: i64,
+    reset: bool,
+) -> HandlerResult {
+    let templates = match ctx.app.core.templates(&ctx.actor).await {
+        Ok(t) => t,
+        Err(e) => return ctx.refuse(&e).await,
+    };
+    let Some(name) = templates
+        .iter()
+        .find(|t| t.id == id)
+        .and_then(|t| TemplateName::parse(&t.name).ok())
+    else {
+        return ctx
+            .say("⚠️ That template no longer exists. Send /templates for the list.")
+            .await;
+    };
+    match ctx
+        .app
+        .core
+        .apply_template(&ctx.actor, reseller, &name, reset)
+        .await
+    {
+        Ok(_) => detail(ctx, reseller, Some(card)).await,
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+pub(crate) async fn templates(ctx: &Ctx) -> HandlerResult {
+    match ctx.app.core.templates(&ctx.actor).await {
+        Ok(list) => ctx.say(&render::templates(&list)).await,
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+pub(crate) async fn save_template(
+    ctx: &Ctx,
+    add: bool,
+    name: &TemplateName,
+    title: Option<&Label>,
+    settings: &[Setting],
+) -> HandlerResult {
+    let core = &ctx.app.core;
+    let saved = if add {
+        core.add_template(&ctx.actor, name, title, settings).await
+    } else {
+        core.edit_template(&ctx.actor, name, title, settings).await
+    };
+    match saved {
+        Ok(t) => {
+            ctx.say(&format!(
+                "✅ Template {}.\n\n{}",
+                if add {
+                    "added"
+                } else {
+                    "saved; resellers on it follow it except where they have an override"
+                },
+                render::template(&t)
+            ))
+            .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+pub(crate) async fn apply_template(
+    ctx: &Ctx,
+    name: &TemplateName,
+    reseller: &Username,
+    reset: bool,
+) -> HandlerResult {
+    match ctx
+        .app
+        .core
+        .apply_template(&ctx.actor, reseller, name, reset)
+        .await
+    {
+        Ok(r) => {
+            ctx.say(&format!(
+                "✅ <b>{}</b> is on the <code>{}</code> template{}.",
+                escape(&r.username),
+                escape(&r.template),
+                if reset {
+                    ", with no overrides"
+                } else {
+                    "; their overrides are kept"
+                }
+            ))
+            .await
+        }
         Err(e) => ctx.refuse(&e).await,
     }
 }
@@ -108,7 +260,7 @@ pub(crate) async fn set_permission(
                 "off"
             };
             ctx.say(&format!(
-                "✅ {} for <b>{}</b> is {state}.",
+                "✅ {} for <b>{}</b> is {state} (an override of their template).",
                 permission.column(),
                 escape(&r.username)
             ))

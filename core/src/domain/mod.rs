@@ -9,7 +9,7 @@ mod username;
 
 pub use amounts::{Days, LimitValue, shorten};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
-pub use permission::{Limit, Permission};
+pub use permission::{Limit, Permission, Setting, TemplateName, parse_switch};
 pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};
 pub use username::Username;
 

@@ -1,8 +1,9 @@
 use super::{LimitValue, ParseError, amounts::shorten};
 use serde::{Deserialize, Serialize};
 
-/// What an admin can allow or forbid a reseller. Each maps to one boolean column on `resellers`,
-/// so two admins changing two permissions at once never overwrite each other.
+/// What an admin can allow or forbid a reseller. Each maps to one column of a template and one
+/// nullable column of the reseller's overrides, so two admins changing two permissions at once
+/// never overwrite each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
@@ -18,10 +19,12 @@ pub enum Permission {
     CanBulkOperations,
     CanApiAccess,
     CanCustomizeBranding,
+    /// Stored and shown now; sub-resellers themselves come later.
+    CanCreateSubresellers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::CanCreateUsers,
         Permission::CanEditUsers,
         Permission::CanDeleteUsers,
@@ -34,6 +37,7 @@ impl Permission {
         Permission::CanBulkOperations,
         Permission::CanApiAccess,
         Permission::CanCustomizeBranding,
+        Permission::CanCreateSubresellers,
     ];
 
     /// The column name, which is also the name admins type.
@@ -51,6 +55,7 @@ impl Permission {
             Permission::CanBulkOperations => "can_bulk_operations",
             Permission::CanApiAccess => "can_api_access",
             Permission::CanCustomizeBranding => "can_customize_branding",
+            Permission::CanCreateSubresellers => "can_create_subresellers",
         }
     }
 
@@ -69,6 +74,7 @@ impl Permission {
             Permission::CanBulkOperations => "run bulk operations",
             Permission::CanApiAccess => "use the API",
             Permission::CanCustomizeBranding => "customize branding",
+            Permission::CanCreateSubresellers => "create sub-resellers",
         }
     }
 
@@ -99,19 +105,34 @@ impl std::fmt::Display for Permission {
     }
 }
 
-/// A numeric cap an admin sets per reseller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A numeric cap a template sets and an admin may override per reseller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
     MaxUsers,
     MaxConnectionsPerUser,
+    /// Trial subscribers a reseller may create: stored now, used by the trial feature to come.
+    /// "Trials only" (the Trial template) is `can_create_users` and `can_extend_users` off with
+    /// a quota here, so that feature checks this quota where paid creations check the permission.
+    TrialQuota,
+    /// How deep a reseller's sub-resellers may nest: stored now, used by sub-resellers to come.
+    SubresellerDepth,
 }
 
 impl Limit {
+    pub const ALL: [Limit; 4] = [
+        Limit::MaxUsers,
+        Limit::MaxConnectionsPerUser,
+        Limit::TrialQuota,
+        Limit::SubresellerDepth,
+    ];
+
     pub fn column(self) -> &'static str {
         match self {
             Limit::MaxUsers => "max_users",
             Limit::MaxConnectionsPerUser => "max_connections_per_user",
+            Limit::TrialQuota => "trial_quota",
+            Limit::SubresellerDepth => "subreseller_depth",
         }
     }
 
@@ -119,18 +140,27 @@ impl Limit {
         match self {
             Limit::MaxUsers => (0, 1_000_000),
             Limit::MaxConnectionsPerUser => (1, 100),
+            Limit::TrialQuota => (0, 100_000),
+            Limit::SubresellerDepth => (0, 5),
         }
     }
 
     pub fn parse(s: &str) -> Result<Limit, ParseError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "max_users" => Ok(Limit::MaxUsers),
-            "max_connections_per_user" | "max_connections" => Ok(Limit::MaxConnectionsPerUser),
-            other => Err(ParseError(format!(
-                "“{}” is not a limit. Use max_users or max_connections_per_user.",
-                shorten(other)
-            ))),
+        let s = s.trim().to_ascii_lowercase();
+        if s == "max_connections" {
+            return Ok(Limit::MaxConnectionsPerUser);
         }
+        Limit::ALL
+            .into_iter()
+            .find(|l| l.column() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Limit::ALL.iter().map(|l| l.column()).collect();
+                ParseError(format!(
+                    "“{}” is not a limit. Use one of: {}.",
+                    shorten(&s),
+                    names.join(", ")
+                ))
+            })
     }
 
     /// Parses a value for this limit, refusing anything outside its range.
@@ -151,6 +181,89 @@ impl Limit {
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.column())
+    }
+}
+
+/// One setting of a template, as admins write it: `can_delete_users=on`, `max_users=100`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Permission(Permission, bool),
+    Limit(Limit, LimitValue),
+}
+
+impl Setting {
+    pub fn parse(s: &str) -> Result<Setting, ParseError> {
+        let Some((name, value)) = s.split_once('=') else {
+            return Err(ParseError(format!(
+                "“{}” is not a setting; write it as name=value, e.g. can_delete_users=on or max_users=100.",
+                shorten(s)
+            )));
+        };
+        if let Ok(limit) = Limit::parse(name) {
+            return Ok(Setting::Limit(limit, limit.value(value)?));
+        }
+        let permission = Permission::parse(name)?;
+        Ok(Setting::Permission(permission, parse_switch(value)?))
+    }
+
+    /// The column of the template (and of the overrides) this setting writes.
+    pub fn column(self) -> &'static str {
+        match self {
+            Setting::Permission(p, _) => p.column(),
+            Setting::Limit(l, _) => l.column(),
+        }
+    }
+
+    /// The stored value: 0/1 for a permission.
+    pub fn value(self) -> i64 {
+        match self {
+            Setting::Permission(_, on) => i64::from(on),
+            Setting::Limit(_, v) => v.get(),
+        }
+    }
+}
+
+/// `on`/`off` (or yes/no, true/false), as admins type a permission's state.
+pub fn parse_switch(s: &str) -> Result<bool, ParseError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        other => Err(ParseError(format!(
+            "“{}” is neither on nor off.",
+            shorten(other)
+        ))),
+    }
+}
+
+/// A template's name, the one word admins type: 1 to 32 lower-case letters, digits, `_` or `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TemplateName(String);
+
+impl TemplateName {
+    pub fn parse(s: &str) -> Result<TemplateName, ParseError> {
+        let lower = s.trim().to_ascii_lowercase();
+        let ok = (1..=32).contains(&lower.chars().count())
+            && lower
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if ok {
+            Ok(TemplateName(lower))
+        } else {
+            Err(ParseError(format!(
+                "“{}” is not a template name: use 1 to 32 letters, digits, _ or -.",
+                shorten(s.trim())
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TemplateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -188,5 +301,38 @@ mod tests {
         );
         assert!(Limit::MaxUsers.value("-1").is_err());
         assert!(Limit::MaxUsers.value("lots").is_err());
+        assert!(
+            Limit::SubresellerDepth
+                .value("9")
+                .unwrap_err()
+                .0
+                .contains("from 0 to 5; you gave “9”")
+        );
+    }
+
+    #[test]
+    fn settings_parse_as_name_equals_value() {
+        assert_eq!(
+            Setting::parse("delete_users=on").unwrap(),
+            Setting::Permission(Permission::CanDeleteUsers, true)
+        );
+        assert_eq!(
+            Setting::parse("trial_quota=25").unwrap(),
+            Setting::Limit(Limit::TrialQuota, LimitValue(25))
+        );
+        assert!(
+            Setting::parse("max_users")
+                .unwrap_err()
+                .0
+                .contains("name=value")
+        );
+        assert!(
+            Setting::parse("can_api_access=maybe")
+                .unwrap_err()
+                .0
+                .contains("neither on nor off")
+        );
+        assert!(TemplateName::parse("Gold").is_ok());
+        assert!(TemplateName::parse("gold plus").is_err());
     }
 }

@@ -1,7 +1,8 @@
 use super::invite::Invite;
 use crate::audit::{self, Entry};
 use crate::core::now;
-use crate::domain::{DISPLAY_NAME_MAX, Label, ResellerId, Username};
+use crate::domain::{DISPLAY_NAME_MAX, Label, ResellerId, TemplateName, Username};
+use crate::queries::templates;
 use crate::{Actor, Core, CoreError, Result};
 
 /// A reseller just created, with the invite that links their Telegram account.
@@ -13,15 +14,28 @@ pub struct NewReseller {
 }
 
 impl Core {
-    /// An admin creates a reseller with the default permissions and limits, and an invite.
-    ///
-    /// Not keyed by an operation id: the unique username already makes a replay harmless, and
-    /// the invite code must not be stored anywhere in clear.
+    /// An admin creates a reseller on the Basic template, with an invite.
     pub async fn create_reseller(
         &self,
         actor: &Actor,
         username: &Username,
         display_name: Option<&str>,
+    ) -> Result<NewReseller> {
+        let basic = TemplateName::parse("basic")?;
+        self.create_reseller_on(actor, username, display_name, &basic)
+            .await
+    }
+
+    /// An admin creates a reseller on `template` (no overrides), with an invite.
+    ///
+    /// Not keyed by an operation id: the unique username already makes a replay harmless, and
+    /// the invite code must not be stored anywhere in clear.
+    pub async fn create_reseller_on(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        display_name: Option<&str>,
+        template: &TemplateName,
     ) -> Result<NewReseller> {
         actor.require_admin()?;
         let display = match display_name.map(str::trim).filter(|d| !d.is_empty()) {
@@ -31,14 +45,14 @@ impl Core {
             None => username.to_string(),
         };
         let mut tx = self.db.begin_write().await?;
+        let template = templates::by_name(&mut *tx, template).await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO resellers (username, display_name, max_users, max_connections_per_user, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO resellers (username, display_name, template_id, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(username.as_str())
         .bind(&display)
-        .bind(self.policy.default_max_users)
-        .bind(self.policy.default_max_connections)
+        .bind(template.id)
         .bind(now())
         .fetch_one(&mut *tx)
         .await
@@ -51,7 +65,7 @@ impl Core {
                 action: "reseller.create",
                 reseller: Some(id),
                 target: Some(username.as_str()),
-                details: serde_json::json!({}),
+                details: serde_json::json!({ "template": template.name }),
             },
         )
         .await?;

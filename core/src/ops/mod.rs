@@ -13,6 +13,7 @@ mod invite;
 mod reseller_settings;
 mod reset;
 mod set_active;
+mod templates;
 
 pub use confirm::{Command, Outcome, Quote};
 pub use create_reseller::NewReseller;
@@ -21,6 +22,7 @@ pub use credits::Moved;
 pub use delete::Deleted;
 pub use extend::Extended;
 pub use invite::Invite;
+pub use templates::TEMPLATE_TITLE_MAX;
 
 use crate::db::Tx;
 use crate::{CoreError, Result};

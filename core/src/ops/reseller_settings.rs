@@ -1,5 +1,5 @@
 use crate::audit::{self, Entry};
-use crate::domain::{Limit, LimitValue, Permission, Username};
+use crate::domain::{Limit, LimitValue, Permission, Setting, Username};
 use crate::queries::resellers::{self, Reseller};
 use crate::{Actor, Core, Result};
 
@@ -21,6 +21,8 @@ impl Core {
             .await
     }
 
+    /// Sets an explicit override of one permission: it holds whatever the reseller's template
+    /// says, until the admin applies a template with `reset`.
     pub async fn set_permission(
         &self,
         actor: &Actor,
@@ -28,16 +30,16 @@ impl Core {
         p: Permission,
         on: bool,
     ) -> Result<Reseller> {
-        self.set_reseller_column(
+        self.set_override(
             actor,
             reseller,
-            p.column(),
-            i64::from(on),
+            Setting::Permission(p, on),
             "reseller.permission",
         )
         .await
     }
 
+    /// Sets an explicit override of one limit, like [`Core::set_permission`].
     pub async fn set_limit(
         &self,
         actor: &Actor,
@@ -45,14 +47,56 @@ impl Core {
         limit: Limit,
         value: LimitValue,
     ) -> Result<Reseller> {
-        self.set_reseller_column(
+        self.set_override(
             actor,
             reseller,
-            limit.column(),
-            value.get(),
+            Setting::Limit(limit, value),
             "reseller.limit",
         )
         .await
+    }
+
+    /// One override column, upserted on its own so concurrent changes of two settings both hold;
+    /// audited only when it changed.
+    async fn set_override(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        setting: Setting,
+        action: &str,
+    ) -> Result<Reseller> {
+        actor.require_admin()?;
+        let column = setting.column();
+        let mut tx = self.db.begin_write().await?;
+        let r = resellers::by_username(&mut *tx, reseller).await?;
+        let changed = sqlx::query(&format!(
+            "INSERT INTO reseller_overrides (reseller_id, {column}) VALUES ($1, $2) \
+             ON CONFLICT (reseller_id) DO UPDATE SET {column} = excluded.{column} \
+             WHERE reseller_overrides.{column} IS DISTINCT FROM excluded.{column}"
+        ))
+        .bind(r.id.0)
+        .bind(setting.value())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !changed {
+            return Ok(r);
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            Entry {
+                action,
+                reseller: Some(r.id),
+                target: Some(&r.username),
+                details: serde_json::json!({ "setting": column, "value": setting.value(), "override": true }),
+            },
+        )
+        .await?;
+        let updated = resellers::by_id(&mut *tx, r.id).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     /// `column` is always one of our own constant names, never input.

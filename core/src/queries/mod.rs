@@ -4,6 +4,7 @@ pub mod history;
 pub mod resellers;
 pub mod stats;
 pub mod subscribers;
+pub mod templates;
 
 /// One page of a longer list.
 #[derive(Debug, Clone)]

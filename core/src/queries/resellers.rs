@@ -1,10 +1,12 @@
+use super::templates::{Overrides, Template};
 use super::{PER_PAGE, Page};
 use crate::core::to_time;
-use crate::domain::{Permission, ResellerId, Username};
+use crate::domain::{Limit, Permission, ResellerId, Username};
 use crate::{Actor, Core, CoreError, Result};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::sync::LazyLock;
 
 /// The set of permissions a reseller holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,7 +21,7 @@ impl Permissions {
         1 << Permission::ALL.iter().position(|q| *q == p).unwrap_or(15)
     }
 
-    fn with(self, p: Permission, on: bool) -> Permissions {
+    pub(crate) fn with(self, p: Permission, on: bool) -> Permissions {
         if on {
             Permissions(self.0 | Self::bit(p))
         } else {
@@ -40,20 +42,39 @@ pub struct Reseller {
     pub active: bool,
     pub telegram_id: Option<i64>,
     pub balance: i64,
+    /// Effective: each the reseller's override if set, else their template's.
     pub permissions: Permissions,
     pub max_users: i64,
     pub max_connections_per_user: i64,
+    pub trial_quota: i64,
+    pub subreseller_depth: i64,
+    /// The name of the template the reseller is on.
+    pub template: String,
     pub panel_name: Option<String>,
     pub parent_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-pub(crate) const COLUMNS: &str = "r.id, r.username, r.display_name, r.email, r.phone, r.active, r.telegram_id, \
-    r.balance, r.can_create_users, r.can_edit_users, r.can_delete_users, r.can_extend_users, r.can_reset_tokens, \
-    r.can_view_users, r.can_view_statistics, r.can_view_connections, r.can_view_logs, r.can_bulk_operations, \
-    r.can_api_access, r.can_customize_branding, r.max_users, r.max_connections_per_user, r.panel_name, \
-    r.parent_id, r.created_at, r.last_seen_at";
+/// A reseller's columns, with each permission and limit resolved as their override if set, else
+/// their template's. Selected `FROM` [`FROM`].
+pub(crate) static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let effective: Vec<String> = Permission::ALL
+        .iter()
+        .map(|p| p.column())
+        .chain(Limit::ALL.iter().map(|l| l.column()))
+        .map(|c| format!("COALESCE(o.{c}, t.{c}) AS {c}"))
+        .collect();
+    format!(
+        "r.id, r.username, r.display_name, r.email, r.phone, r.active, r.telegram_id, r.balance, \
+         {}, t.name AS template, r.panel_name, r.parent_id, r.created_at, r.last_seen_at",
+        effective.join(", ")
+    )
+});
+
+/// The tables [`COLUMNS`] reads: the reseller, their template and their overrides (if any).
+pub(crate) const FROM: &str = "resellers r JOIN permission_templates t ON t.id = r.template_id \
+    LEFT JOIN reseller_overrides o ON o.reseller_id = r.id";
 
 impl Reseller {
     pub(crate) fn from_row(row: &AnyRow) -> std::result::Result<Reseller, sqlx::Error> {
@@ -73,6 +94,9 @@ impl Reseller {
             permissions,
             max_users: row.try_get("max_users")?,
             max_connections_per_user: row.try_get("max_connections_per_user")?,
+            trial_quota: row.try_get("trial_quota")?,
+            subreseller_depth: row.try_get("subreseller_depth")?,
+            template: row.try_get("template")?,
             panel_name: row.try_get("panel_name")?,
             parent_id: row.try_get("parent_id")?,
             created_at: to_time(row.try_get("created_at")?),
@@ -84,6 +108,16 @@ impl Reseller {
     pub fn brand(&self) -> &str {
         self.panel_name.as_deref().unwrap_or(&self.display_name)
     }
+
+    /// The effective value of `limit`.
+    pub fn limit(&self, limit: Limit) -> i64 {
+        match limit {
+            Limit::MaxUsers => self.max_users,
+            Limit::MaxConnectionsPerUser => self.max_connections_per_user,
+            Limit::TrialQuota => self.trial_quota,
+            Limit::SubresellerDepth => self.subreseller_depth,
+        }
+    }
 }
 
 /// A line of the admins' reseller overview.
@@ -94,16 +128,22 @@ pub struct ResellerSummary {
     pub active_subscribers: i64,
 }
 
+/// One reseller as the admins' card shows them.
+#[derive(Debug, Clone)]
+pub struct ResellerCard {
+    pub summary: ResellerSummary,
+    pub template: Template,
+    pub overrides: Overrides,
+}
+
 pub(crate) async fn by_id<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: ResellerId,
 ) -> Result<Reseller> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM resellers r WHERE r.id = $1"
-    ))
-    .bind(id.0)
-    .fetch_one(e)
-    .await?;
+    let row = sqlx::query(&format!("SELECT {} FROM {FROM} WHERE r.id = $1", *COLUMNS))
+        .bind(id.0)
+        .fetch_one(e)
+        .await?;
     Ok(Reseller::from_row(&row)?)
 }
 
@@ -112,7 +152,8 @@ pub(crate) async fn by_username<'e>(
     username: &Username,
 ) -> Result<Reseller> {
     let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM resellers r WHERE r.username = $1"
+        "SELECT {} FROM {FROM} WHERE r.username = $1",
+        *COLUMNS
     ))
     .bind(username.as_str())
     .fetch_optional(e)
@@ -142,7 +183,8 @@ impl Core {
             .await?;
         let page = super::clamp_page(page, total);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS}, r.subscriber_count FROM resellers r ORDER BY r.username LIMIT $1 OFFSET $2"
+            "SELECT {}, r.subscriber_count FROM {FROM} ORDER BY r.username LIMIT $1 OFFSET $2",
+            *COLUMNS
         ))
         .bind(PER_PAGE)
         .bind(page * PER_PAGE)
@@ -168,10 +210,12 @@ impl Core {
         })
     }
 
-    /// One reseller in detail, for admins.
-    pub async fn reseller(&self, actor: &Actor, username: &Username) -> Result<ResellerSummary> {
+    /// One reseller in detail, for admins: with their template and each explicit override.
+    pub async fn reseller(&self, actor: &Actor, username: &Username) -> Result<ResellerCard> {
         actor.require_admin()?;
         let reseller = by_username(self.db.read(), username).await?;
+        let template = super::templates::of_reseller(self.db.read(), reseller.id).await?;
+        let overrides = super::templates::overrides(self.db.read(), reseller.id).await?;
         let subscribers: i64 =
             sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
                 .bind(reseller.id.0)
@@ -180,10 +224,14 @@ impl Core {
         let active_subscribers = self
             .watching(Some(reseller.id.0), crate::core::now())
             .await?;
-        Ok(ResellerSummary {
-            reseller,
-            subscribers,
-            active_subscribers,
+        Ok(ResellerCard {
+            summary: ResellerSummary {
+                reseller,
+                subscribers,
+                active_subscribers,
+            },
+            template,
+            overrides,
         })
     }
 }
