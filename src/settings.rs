@@ -132,6 +132,8 @@ pub struct PolicySettings {
     pub invite_ttl_hours: i64,
     pub default_max_connections: i64,
     pub expiring_soon_days: i64,
+    /// How long a `/trial` without hours lasts.
+    pub trial_default_hours: i64,
     pub access_cache_capacity: u64,
     pub failed_login_burst: NonZeroU32,
     pub failed_login_wait_secs: NonZeroU32,
@@ -373,6 +375,13 @@ impl Settings {
                 ));
             }
         }
+        let trial = self.policy.trial_default_hours;
+        if !(1..=reseller_core::ops::TRIAL_MAX_HOURS).contains(&trial) {
+            return Err(format!(
+                "policy.trial_default_hours must be from 1 to {}, it is {trial}",
+                reseller_core::ops::TRIAL_MAX_HOURS
+            ));
+        }
         if self.policy.invite_ttl_hours < 1 {
             return Err(format!(
                 "policy.invite_ttl_hours must be at least 1, it is {}",
@@ -512,6 +521,7 @@ impl Settings {
             invite_ttl: chrono::Duration::hours(p.invite_ttl_hours),
             default_max_connections: p.default_max_connections,
             expiring_soon_days: p.expiring_soon_days,
+            trial_default_hours: p.trial_default_hours,
             sync_enabled: self.sync_backend != "builtin",
             access_cache_capacity: p.access_cache_capacity,
             failed_login_burst: p.failed_login_burst.get(),

@@ -23,6 +23,8 @@ pub(crate) enum Request {
         search: Option<String>,
     },
     User(Username),
+    /// `/trial <username> [hours]`: hours as typed; core checks the range.
+    Trial(Username, Option<i64>),
     Extend(Username, Days),
     Reset(Username),
     Disable(Username),
@@ -165,6 +167,17 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
             Request::Users { filter, search }
         }
         "user" => Request::User(user("/user <username>")(args)?),
+        "trial" => {
+            let u = "/trial <username> [hours], e.g. /trial john.doe 24";
+            match args {
+                [name] => Request::Trial(Username::parse(name).map_err(usage(u))?, None),
+                [name, hours] => Request::Trial(
+                    Username::parse(name).map_err(usage(u))?,
+                    Some(hours.parse().map_err(|_| format!("The hours must be a whole number; you gave {hours}. Usage: {u}"))?),
+                ),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
         "extend" => match args {
             [name, days] => {
                 let u = "/extend <username> <days>, e.g. /extend john.doe 30";

@@ -32,6 +32,7 @@ pub(crate) fn not_registered() -> &'static str {
 pub(crate) fn help(actor: &Actor) -> String {
     let reseller = "<b>Subscribers</b>\n\
         /new &lt;days&gt; &lt;username&gt; — create (or /new alone to be guided)\n\
+        /trial &lt;username&gt; [hours] — a trial line (24 hours unless you say)\n\
         /users [active|expired|expiring|disabled] [search] — list\n\
         /user &lt;username&gt; — details and actions\n\
         /extend &lt;username&gt; &lt;days&gt; — add days\n\
@@ -102,6 +103,11 @@ pub(crate) fn quote(q: &Quote) -> String {
                 escape(username.as_str())
             )
         }
+        Command::CreateTrial { username, hours } => format!(
+            "Create trial <b>{}</b> for <b>{}</b> hours?",
+            escape(username.as_str()),
+            hours.unwrap_or_default()
+        ),
         Command::Extend { username, days } => {
             format!(
                 "Extend <b>{}</b> by <b>{days}</b> days?",
@@ -176,9 +182,14 @@ pub(crate) fn outcome(o: &Outcome, creds: Option<&Credentials>) -> String {
     };
     match o {
         Outcome::Created(c) => format!(
-            "✅ Subscriber <b>{}</b> created until {}.{}{}{creds}",
+            "✅ {} <b>{}</b> created until {}.{}{}{creds}",
+            if c.trial { "Trial" } else { "Subscriber" },
             escape(&c.username),
-            date(c.expires_at),
+            if c.trial {
+                datetime(c.expires_at)
+            } else {
+                date(c.expires_at)
+            },
             if c.charged > 0 {
                 format!("\nCharged: {} credits", credits(c.charged))
             } else {

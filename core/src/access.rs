@@ -35,6 +35,8 @@ pub struct Access {
     pub active: bool,
     pub max_connections: i64,
     pub created_at: DateTime<Utc>,
+    /// A trial line (players show it as such).
+    pub is_trial: bool,
     /// The channel categories this subscriber gets; `None` for all.
     pub categories: Option<Vec<i64>>,
 }
@@ -191,12 +193,12 @@ impl Core {
     }
 
     async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
-        type Row = (i64, String, String, String, i64, i64, i64, i64, Option<i64>);
+        type Row = (i64, String, String, String, i64, i64, i64, i64, Option<i64>, i64);
         self.access.loads.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.db.read().acquire().await?;
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, username, password_enc, token_hash, expires_at, active, max_connections, created_at, reseller_id \
-             FROM subscribers WHERE username = $1",
+            "SELECT id, username, password_enc, token_hash, expires_at, active, max_connections, created_at, reseller_id, \
+             is_trial FROM subscribers WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&mut *conn)
@@ -211,6 +213,7 @@ impl Core {
             max_connections,
             created_at,
             reseller,
+            is_trial,
         )) = row
         else {
             return Ok(None);
@@ -226,6 +229,7 @@ impl Core {
             active: active != 0,
             max_connections,
             created_at: to_time(created_at),
+            is_trial: is_trial != 0,
             categories: crate::bouquets::allowed_categories(&mut conn, id, reseller).await?,
             username,
         })))

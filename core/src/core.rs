@@ -42,6 +42,8 @@ pub struct Policy {
     pub default_max_connections: i64,
     /// A subscriber expiring within this many days counts as “expiring soon”.
     pub expiring_soon_days: i64,
+    /// How long a `/trial` without hours lasts (at most [`crate::ops::TRIAL_MAX_HOURS`]).
+    pub trial_default_hours: i64,
     /// Whether subscriber changes are pushed to an external streaming panel.
     pub sync_enabled: bool,
     /// Usernames the players' login cache holds at most (about 750 bytes each).
@@ -65,6 +67,7 @@ impl Default for Policy {
             invite_ttl: chrono::Duration::hours(72),
             default_max_connections: 3,
             expiring_soon_days: 7,
+            trial_default_hours: 24,
             sync_enabled: false,
             access_cache_capacity: 50_000,
             failed_login_burst: 20,

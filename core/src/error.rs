@@ -43,6 +43,19 @@ pub enum CoreError {
         "You have reached your limit of {max} subscribers; you have {current}. Delete one or ask your admin to raise the limit."
     )]
     MaxUsersReached { max: i64, current: i64 },
+    #[error("A trial lasts 1 to {max} hours; you asked for {asked}.")]
+    TrialLength { max: i64, asked: i64 },
+    #[error(
+        "You have used {used} of your {quota} trials in the last 24 hours; the next is possible at {next}."
+    )]
+    TrialQuotaReached {
+        used: i64,
+        quota: i64,
+        /// When the oldest trial of the window leaves it, as `2026-11-26 14:02 UTC`.
+        next: String,
+    },
+    #[error("Your account may not create trials: your trial quota is 0. Ask your admin to raise it.")]
+    NoTrials,
     #[error("At most {max} connections per subscriber are allowed for you; you asked for {asked}.")]
     TooManyConnections { max: i64, asked: i64 },
     #[error("This invite link is invalid, already used or expired. Ask your admin for a new one.")]

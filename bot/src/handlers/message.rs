@@ -106,6 +106,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             subscribers::list(ctx, filter, search.as_deref(), 0, None).await
         }
         Request::User(u) => subscribers::card(ctx, &u).await,
+        Request::Trial(username, hours) => {
+            confirm::propose(ctx, Command::CreateTrial { username, hours }).await
+        }
         Request::Extend(username, days) => {
             confirm::propose(ctx, Command::Extend { username, days }).await
         }

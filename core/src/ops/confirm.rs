@@ -16,6 +16,11 @@ pub enum Command {
         username: Username,
         days: Days,
     },
+    /// `hours: None` is the configured default; the quote fills it in.
+    CreateTrial {
+        username: Username,
+        hours: Option<i64>,
+    },
     Extend {
         username: Username,
         days: Days,
@@ -125,6 +130,40 @@ impl Core {
                     format!("create this subscriber for {days} days"),
                 )
             }
+            Command::CreateTrial { username, hours } => {
+                let hours = self.trial_hours(*hours)?;
+                let mut cost = 0;
+                if let Actor::Reseller(id) = actor {
+                    let r = resellers::by_id(&mut *conn, *id).await?;
+                    super::trial::check_quota(&mut *conn, &r, now()).await?;
+                    cost = super::trial::trial_cost(&mut *conn, *id).await?;
+                    if r.balance < cost {
+                        return Err(CoreError::InsufficientCredits {
+                            action: format!("create this trial for {hours} hours"),
+                            needed: cost,
+                            balance: r.balance,
+                        });
+                    }
+                }
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM subscribers WHERE username = $1")
+                        .bind(username.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if taken.is_some() {
+                    return Err(CoreError::UsernameTaken(username.to_string()));
+                }
+                Ok(Quote {
+                    command: Command::CreateTrial {
+                        username: username.clone(),
+                        hours: Some(hours),
+                    },
+                    cost,
+                    balance: own_balance,
+                    balance_after: own_balance.map(|b| b - cost),
+                    days_lost: None,
+                })
+            }
             Command::Extend { username, days } => {
                 let (sub, _) =
                     subscribers::for_actor(conn, actor, username, Permission::CanExtendUsers, true)
@@ -189,6 +228,7 @@ impl Core {
     }
 
     /// Quotes `command` and stores it for `actor` to confirm; the returned id is the operation id.
+    /// The stored command is the quoted one, defaults filled in, so the card shows what runs.
     pub async fn propose(&self, actor: &Actor, command: Command) -> Result<(OperationId, Quote)> {
         let quote = self.quote(actor, &command).await?;
         let id = OperationId::random();
@@ -203,7 +243,7 @@ impl Core {
         )
         .bind(id.as_str())
         .bind(actor.label())
-        .bind(serde_json::to_string(&command)?)
+        .bind(serde_json::to_string(&quote.command)?)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -263,6 +303,10 @@ impl Core {
         Ok(match command {
             Command::CreateSubscriber { username, days } => wrap(
                 self.create_subscriber(actor, op, &username, days).await?,
+                Outcome::Created,
+            ),
+            Command::CreateTrial { username, hours } => wrap(
+                self.create_trial(actor, op, &username, hours).await?,
                 Outcome::Created,
             ),
             Command::Extend { username, days } => wrap(

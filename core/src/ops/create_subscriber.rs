@@ -17,6 +17,9 @@ pub struct Created {
     pub charged: i64,
     /// The reseller's balance afterwards; `None` for admin-owned subscribers.
     pub balance: Option<i64>,
+    /// A trial (`/trial`), not a paid subscriber.
+    #[serde(default)]
+    pub trial: bool,
 }
 
 impl Core {
@@ -143,6 +146,7 @@ impl Core {
             expires_at: to_time(expires_at),
             charged,
             balance,
+            trial: false,
         };
         // Other instances may hold this name as unknown.
         self.publish(tx, &crate::bus::Event::Access(username.to_string()))

@@ -19,7 +19,8 @@ pub struct Extended {
 
 impl Core {
     /// Adds `days` to the later of now and the current expiry, so early renewals keep their
-    /// remaining days; a reseller pays `days` credits.
+    /// remaining days; a reseller pays `days` credits. A trial is converted to a paid
+    /// subscriber, its days counted from now.
     pub async fn extend(
         &self,
         actor: &Actor,
@@ -55,9 +56,14 @@ impl Core {
             balance = Some(moved.after);
         }
         let now = now();
+        let trial: i64 = sqlx::query_scalar("SELECT is_trial FROM subscribers WHERE id = $1")
+            .bind(sub.id.0)
+            .fetch_one(&mut **tx)
+            .await?;
+        // A trial becomes a paid subscriber: its paid days count from now, not from its end.
         let expires_at: i64 = sqlx::query_scalar(
-            "UPDATE subscribers SET expires_at = CASE WHEN expires_at > $1 THEN expires_at ELSE $1 END + $2 \
-             WHERE id = $3 RETURNING expires_at",
+            "UPDATE subscribers SET expires_at = CASE WHEN is_trial = 0 AND expires_at > $1 THEN expires_at ELSE $1 END + $2, \
+             is_trial = 0 WHERE id = $3 RETURNING expires_at",
         )
         .bind(now)
         .bind(days.seconds())
@@ -84,6 +90,7 @@ impl Core {
                     "days": days.get(),
                     "expires_before": sub.expires_at.timestamp(),
                     "expires_at": expires_at,
+                    "converted_trial": trial != 0,
                 }),
             },
         )

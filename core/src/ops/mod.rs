@@ -14,6 +14,7 @@ mod reseller_settings;
 mod reset;
 mod set_active;
 mod templates;
+mod trial;
 
 pub use confirm::{Command, Outcome, Quote};
 pub use create_reseller::NewReseller;
@@ -23,6 +24,7 @@ pub use delete::Deleted;
 pub use extend::Extended;
 pub use invite::Invite;
 pub use templates::TEMPLATE_TITLE_MAX;
+pub use trial::TRIAL_MAX_HOURS;
 
 use crate::db::Tx;
 use crate::{CoreError, Result};

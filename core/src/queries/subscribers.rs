@@ -311,6 +311,8 @@ impl Core {
         };
         let (username, permission) = match serde_json::from_str(&payload)? {
             Command::CreateSubscriber { username, .. } => (username, Permission::CanCreateUsers),
+            // Trials need a quota, not a permission; seeing one's subscribers is enough here.
+            Command::CreateTrial { username, .. } => (username, Permission::CanViewUsers),
             Command::Reset { username } => (username, Permission::CanResetTokens),
             _ => return Ok(None),
         };

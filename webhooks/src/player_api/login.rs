@@ -29,7 +29,7 @@ pub(super) fn answer(
             "auth": 1,
             "status": status,
             "exp_date": a.expires_at.timestamp().to_string(),
-            "is_trial": "0",
+            "is_trial": if a.is_trial { "1" } else { "0" },
             "active_cons": live.to_string(),
             "created_at": a.created_at.timestamp().to_string(),
             "max_connections": a.max_connections.to_string(),

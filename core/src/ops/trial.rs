@@ -1,0 +1,236 @@
+//! Trials: a short subscriber, free unless the reseller's template prices it, limited to a quota
+//! of trials per 24 hours. The quota counts the `trials` record, so deleting or converting a
+//! trial does not give its slot back early.
+
+use super::Created;
+use crate::audit::{self, Entry};
+use crate::core::{now, to_time};
+use crate::db::Tx;
+use crate::domain::{OperationId, ResellerId, SubscriberId, Username};
+use crate::idempotency::Claim;
+use crate::ledger::{self, Kind, Posting};
+use crate::queries::resellers::{self, Reseller};
+use crate::sync::JobKind;
+use crate::{Actor, Backend, Core, CoreError, Done, Result};
+
+/// The longest trial, in hours.
+pub const TRIAL_MAX_HOURS: i64 = 72;
+
+const WINDOW_SECS: i64 = 24 * 3600;
+
+impl Core {
+    /// The trial length for `asked` hours (the configured default if none), or a refusal.
+    pub(crate) fn trial_hours(&self, asked: Option<i64>) -> Result<i64> {
+        let hours = asked.unwrap_or(self.policy.trial_default_hours);
+        if !(1..=TRIAL_MAX_HOURS).contains(&hours) {
+            return Err(CoreError::TrialLength {
+                max: TRIAL_MAX_HOURS,
+                asked: hours,
+            });
+        }
+        Ok(hours)
+    }
+
+    /// Creates a trial subscriber for `hours` (default `policy.trial_default_hours`). A reseller
+    /// needs a trial quota, not `can_create_users`; the reseller's row is locked first, so two
+    /// trials at once cannot both take the last slot.
+    pub async fn create_trial(
+        &self,
+        actor: &Actor,
+        op: &OperationId,
+        username: &Username,
+        hours: Option<i64>,
+    ) -> Result<Done<Created>> {
+        let hours = self.trial_hours(hours)?;
+        let mut claimed = match self.claim(op, actor).await? {
+            Claim::Fresh(tx) => tx,
+            Claim::Replayed(done) => return Ok(done),
+        };
+        let tx = &mut claimed;
+        let now = now();
+        let owner = match actor {
+            Actor::Reseller(id) => {
+                let cost = lock_for_trial(tx, self.db.backend(), *id).await?;
+                let r = resellers::by_id(&mut **tx, *id).await?;
+                check_quota(&mut **tx, &r, now).await?;
+                Some((r, cost))
+            }
+            Actor::Admin(_) => None,
+        };
+        let max_connections = owner
+            .as_ref()
+            .map_or(self.policy.default_max_connections, |(r, _)| {
+                r.max_connections_per_user
+            });
+        let (password, token) = super::new_credentials(self.policy.password_length);
+        let expires_at = now + hours * 3600;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
+             reseller_id, created_by_admin, created_at, is_trial) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) RETURNING id",
+        )
+        .bind(username.as_str())
+        .bind(self.cipher.encrypt(username.as_str(), &password))
+        .bind(self.cipher.encrypt(username.as_str(), &token))
+        .bind(crate::secrets::sha256_hex(&token))
+        .bind(expires_at)
+        .bind(max_connections)
+        .bind(owner.as_ref().map(|(r, _)| r.id.0))
+        .bind(i64::from(actor.is_admin()))
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
+
+        let mut balance = None;
+        let mut charged = 0;
+        if let Some((r, cost)) = &owner {
+            sqlx::query("INSERT INTO trials (reseller_id, username, created_at) VALUES ($1, $2, $3)")
+                .bind(r.id.0)
+                .bind(username.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            let count: i64 =
+                sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
+                    .bind(r.id.0)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if count > r.max_users {
+                return Err(CoreError::MaxUsersReached {
+                    max: r.max_users,
+                    current: count - 1,
+                });
+            }
+            if *cost > 0 {
+                let posting = Posting {
+                    reseller: r.id,
+                    amount: -cost,
+                    kind: Kind::Debit,
+                    actor: actor.label(),
+                    subscriber: Some((SubscriberId(id), username.as_str())),
+                    note: Some("trial"),
+                    key: format!("{op}:debit"),
+                };
+                let Some(moved) = ledger::post(tx, posting, false).await? else {
+                    return Err(CoreError::InsufficientCredits {
+                        action: format!("create this trial for {hours} hours"),
+                        needed: *cost,
+                        balance: ledger::balance(tx, r.id).await?,
+                    });
+                };
+                charged = *cost;
+                balance = Some(moved.after);
+            } else {
+                balance = Some(r.balance);
+            }
+        }
+        let reseller = owner.as_ref().map(|(r, _)| r.id);
+        crate::sync::enqueue(
+            tx,
+            self.policy.sync_enabled,
+            username.as_str(),
+            reseller,
+            JobKind::Create,
+            charged,
+        )
+        .await?;
+        audit::record(
+            tx,
+            actor,
+            Entry {
+                action: "subscriber.trial",
+                reseller,
+                target: Some(username.as_str()),
+                details: serde_json::json!({ "hours": hours, "cost": charged, "expires_at": expires_at }),
+            },
+        )
+        .await?;
+        let value = Created {
+            username: username.to_string(),
+            expires_at: to_time(expires_at),
+            charged,
+            balance,
+            trial: true,
+        };
+        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
+            .await?;
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
+    }
+}
+
+/// Locks the reseller's row for the rest of `tx` (on SQLite the write transaction already holds
+/// the database) and returns what a trial costs them.
+async fn lock_for_trial(tx: &mut Tx, backend: Backend, id: ResellerId) -> Result<i64> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE OF r",
+        Backend::Sqlite => "",
+    };
+    let cost: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT t.trial_cost_credits FROM resellers r JOIN permission_templates t ON t.id = r.template_id \
+         WHERE r.id = $1{lock}"
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    cost.ok_or(CoreError::NotFound {
+        kind: "reseller",
+        name: id.0.to_string(),
+    })
+}
+
+/// What a trial costs reseller `id`, read without locking (for the confirmation card).
+pub(crate) async fn trial_cost(conn: &mut sqlx::AnyConnection, id: ResellerId) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.trial_cost_credits FROM resellers r JOIN permission_templates t ON t.id = r.template_id \
+         WHERE r.id = $1",
+    )
+    .bind(id.0)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Refuses a suspended reseller, one without a trial quota, and one whose quota is used up for
+/// the last 24 hours, saying when the next trial is possible.
+pub(crate) async fn check_quota(
+    conn: &mut sqlx::AnyConnection,
+    r: &Reseller,
+    now: i64,
+) -> Result<()> {
+    if !r.active {
+        return Err(CoreError::Suspended);
+    }
+    if r.trial_quota <= 0 {
+        return Err(CoreError::NoTrials);
+    }
+    let since = now - WINDOW_SECS;
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trials WHERE reseller_id = $1 AND created_at > $2",
+    )
+    .bind(r.id.0)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    if used < r.trial_quota {
+        return Ok(());
+    }
+    // A slot frees when enough of the window's oldest trials have left it.
+    let freeing: i64 = sqlx::query_scalar(
+        "SELECT created_at FROM trials WHERE reseller_id = $1 AND created_at > $2 \
+         ORDER BY created_at LIMIT 1 OFFSET $3",
+    )
+    .bind(r.id.0)
+    .bind(since)
+    .bind(used - r.trial_quota)
+    .fetch_one(&mut *conn)
+    .await?;
+    Err(CoreError::TrialQuotaReached {
+        used,
+        quota: r.trial_quota,
+        // Rounded up to the minute shown, so the time given is never too early.
+        next: to_time((freeing + WINDOW_SECS + 59) / 60 * 60)
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+    })
+}
