@@ -391,6 +391,23 @@ mod tests {
             ))))
         );
         assert_eq!(p("/new@testbot"), Ok(Request::New(None)));
+        assert_eq!(
+            p("/trial demo.user"),
+            Ok(Request::Trial(Username::parse("demo.user").unwrap(), None))
+        );
+        assert_eq!(
+            p("/trial demo.user 73"),
+            Ok(Request::Trial(
+                Username::parse("demo.user").unwrap(),
+                Some(73)
+            ))
+        );
+        assert!(
+            p("/trial demo.user soon")
+                .unwrap_err()
+                .contains("you gave soon")
+        );
+        assert!(p("/trial").unwrap_err().starts_with("Usage: /trial"));
         assert_eq!(parse("/new@otherbot", "testbot"), None);
         assert_eq!(parse("hello", "testbot"), None);
         assert_eq!(

@@ -193,7 +193,18 @@ impl Core {
     }
 
     async fn load_access(&self, username: &str) -> Result<Option<Arc<Access>>> {
-        type Row = (i64, String, String, String, i64, i64, i64, i64, Option<i64>, i64);
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            i64,
+        );
         self.access.loads.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.db.read().acquire().await?;
         let row: Option<Row> = sqlx::query_as(

@@ -54,7 +54,9 @@ pub enum CoreError {
         /// When the oldest trial of the window leaves it, as `2026-11-26 14:02 UTC`.
         next: String,
     },
-    #[error("Your account may not create trials: your trial quota is 0. Ask your admin to raise it.")]
+    #[error(
+        "Your account may not create trials: your trial quota is 0. Ask your admin to raise it."
+    )]
     NoTrials,
     #[error("At most {max} connections per subscriber are allowed for you; you asked for {asked}.")]
     TooManyConnections { max: i64, asked: i64 },

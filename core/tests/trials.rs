@@ -49,7 +49,7 @@ async fn concurrent_trials_never_exceed_the_quota() {
     let alice = reseller_on(&core, "alice", "basic", 0).await;
     let mut tasks = Vec::new();
     for i in 0..12 {
-        let (core, alice) = (core.clone(), alice.clone());
+        let core = core.clone();
         tasks.push(tokio::spawn(async move {
             trial(&core, &alice, &format!("trial{i}"), None).await
         }));
@@ -87,7 +87,9 @@ async fn past_the_quota_the_refusal_says_when_the_next_trial_is_possible() {
     let core = testing::core().await;
     let alice = reseller_on(&core, "alice", "basic", 0).await;
     for i in 0..5 {
-        trial(&core, &alice, &format!("trial{i}"), Some(2)).await.expect("within quota");
+        trial(&core, &alice, &format!("trial{i}"), Some(2))
+            .await
+            .expect("within quota");
     }
     // Deleting a trial does not give its slot back.
     core.tamper_for_tests("DELETE FROM subscribers WHERE username = 'trial4'")
@@ -119,10 +121,16 @@ async fn past_the_quota_the_refusal_says_when_the_next_trial_is_possible() {
         "UPDATE trials SET created_at = created_at - 86400 WHERE created_at = {first}"
     ))
     .await;
-    trial(&core, &alice, "trial5", None).await.expect("a slot freed");
+    trial(&core, &alice, "trial5", None)
+        .await
+        .expect("a slot freed");
     assert!(matches!(
         trial(&core, &alice, "trial6", None).await,
-        Err(CoreError::TrialQuotaReached { used: 5, quota: 5, .. })
+        Err(CoreError::TrialQuotaReached {
+            used: 5,
+            quota: 5,
+            ..
+        })
     ));
 }
 
@@ -131,7 +139,9 @@ async fn trial_lengths_are_bounded_and_default_to_the_policy() {
     let core = testing::core().await;
     let alice = reseller_on(&core, "alice", "basic", 0).await;
     for hours in [0, 73, -1] {
-        let err = trial(&core, &alice, "trial", Some(hours)).await.unwrap_err();
+        let err = trial(&core, &alice, "trial", Some(hours))
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("A trial lasts 1 to 72 hours; you asked for {hours}.")
@@ -154,8 +164,10 @@ async fn trial_lengths_are_bounded_and_default_to_the_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_priced_trial_is_debited_and_a_trial_template_reseller_cannot_create_paid_lines() {
     let core = testing::core().await;
-    core.tamper_for_tests("UPDATE permission_templates SET trial_cost_credits = 2 WHERE name = 'trial'")
-        .await;
+    core.tamper_for_tests(
+        "UPDATE permission_templates SET trial_cost_credits = 2 WHERE name = 'trial'",
+    )
+    .await;
     let tina = reseller_on(&core, "tina", "trial", 3).await;
     let done = core
         .create_trial(&tina, &OperationId::random(), &name("trial1"), Some(48))
@@ -164,16 +176,29 @@ async fn a_priced_trial_is_debited_and_a_trial_template_reseller_cannot_create_p
     assert_eq!((done.value.charged, done.value.balance), (2, Some(1)));
     let err = trial(&core, &tina, "trial2", None).await.unwrap_err();
     assert!(
-        matches!(err, CoreError::InsufficientCredits { needed: 2, balance: 1, .. }),
+        matches!(
+            err,
+            CoreError::InsufficientCredits {
+                needed: 2,
+                balance: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     let err = core
-        .create_subscriber(&tina, &OperationId::random(), &name("paid"), Days::parse("30").unwrap())
+        .create_subscriber(
+            &tina,
+            &OperationId::random(),
+            &name("paid"),
+            Days::parse("30").unwrap(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, CoreError::Forbidden(_)), "{err}");
     assert_eq!(
-        core.scalar_for_tests("SELECT COUNT(*) FROM subscribers").await,
+        core.scalar_for_tests("SELECT COUNT(*) FROM subscribers")
+            .await,
         1
     );
     let report = core.verify_ledger().await.expect("verify runs");
@@ -184,9 +209,16 @@ async fn a_priced_trial_is_debited_and_a_trial_template_reseller_cannot_create_p
 async fn extending_a_trial_charges_full_days_from_now_and_clears_it() {
     let core = testing::core().await;
     let alice = reseller_on(&core, "alice", "basic", 40).await;
-    trial(&core, &alice, "trial", Some(72)).await.expect("created");
+    trial(&core, &alice, "trial", Some(72))
+        .await
+        .expect("created");
     let done = core
-        .extend(&alice, &OperationId::random(), &name("trial"), Days::parse("30").unwrap())
+        .extend(
+            &alice,
+            &OperationId::random(),
+            &name("trial"),
+            Days::parse("30").unwrap(),
+        )
         .await
         .expect("extended");
     let expected = chrono::Utc::now().timestamp() + 30 * 86_400;
@@ -202,7 +234,12 @@ async fn extending_a_trial_charges_full_days_from_now_and_clears_it() {
     );
     // A paid line's early renewal keeps its remaining days again.
     let again = core
-        .extend(&alice, &OperationId::random(), &name("trial"), Days::parse("5").unwrap())
+        .extend(
+            &alice,
+            &OperationId::random(),
+            &name("trial"),
+            Days::parse("5").unwrap(),
+        )
         .await
         .expect("extended");
     assert_eq!(

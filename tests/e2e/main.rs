@@ -31,4 +31,5 @@ mod security;
 mod subscribers;
 mod sync;
 mod templates;
+mod trials;
 mod webhook_mode;

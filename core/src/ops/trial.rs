@@ -52,7 +52,7 @@ impl Core {
             Actor::Reseller(id) => {
                 let cost = lock_for_trial(tx, self.db.backend(), *id).await?;
                 let r = resellers::by_id(&mut **tx, *id).await?;
-                check_quota(&mut **tx, &r, now).await?;
+                check_quota(tx, &r, now).await?;
                 Some((r, cost))
             }
             Actor::Admin(_) => None,
@@ -84,12 +84,14 @@ impl Core {
         let mut balance = None;
         let mut charged = 0;
         if let Some((r, cost)) = &owner {
-            sqlx::query("INSERT INTO trials (reseller_id, username, created_at) VALUES ($1, $2, $3)")
-                .bind(r.id.0)
-                .bind(username.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO trials (reseller_id, username, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(r.id.0)
+            .bind(username.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
             let count: i64 =
                 sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
                     .bind(r.id.0)
