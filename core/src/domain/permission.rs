@@ -111,9 +111,9 @@ impl std::fmt::Display for Permission {
 pub enum Limit {
     MaxUsers,
     MaxConnectionsPerUser,
-    /// Trial subscribers a reseller may create: stored now, used by the trial feature to come.
+    /// Trial subscribers a reseller may create per 24 hours (`/trial`, see `ops::trial`).
     /// "Trials only" (the Trial template) is `can_create_users` and `can_extend_users` off with
-    /// a quota here, so that feature checks this quota where paid creations check the permission.
+    /// a quota here: trials check this quota where paid creations check the permission.
     TrialQuota,
     /// How deep a reseller's sub-resellers may nest: stored now, used by sub-resellers to come.
     SubresellerDepth,
