@@ -1,9 +1,10 @@
 use crate::audit::{self, Entry};
 use crate::core::{now, to_time};
-use crate::domain::{Days, OperationId, Permission, SubscriberId, Username};
+use crate::db::Tx;
+use crate::domain::{Days, OperationId, Permission, ResellerId, SubscriberId, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
-use crate::queries::resellers;
+use crate::queries::resellers::{self, Reseller};
 use crate::sync::JobKind;
 use crate::{Actor, Core, CoreError, Done, Result};
 use serde::{Deserialize, Serialize};
@@ -62,30 +63,10 @@ impl Core {
             }
             Actor::Admin(_) => None,
         };
-        let max_connections = owner
-            .as_ref()
-            .map_or(self.policy.default_max_connections, |r| {
-                r.max_connections_per_user
-            });
-        let (password, token) = super::new_credentials(self.policy.password_length);
         let expires_at = now + days.seconds();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
-             reseller_id, created_by_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(username.as_str())
-        .bind(self.cipher.encrypt(username.as_str(), &password))
-        .bind(self.cipher.encrypt(username.as_str(), &token))
-        .bind(crate::secrets::sha256_hex(&token))
-        .bind(expires_at)
-        .bind(max_connections)
-        .bind(owner.as_ref().map(|r| r.id.0))
-        .bind(i64::from(actor.is_admin()))
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
-
+        let id = self
+            .insert_line(tx, actor, username, owner.as_ref(), expires_at, false)
+            .await?;
         let mut balance = None;
         if let Some(r) = &owner {
             let posting = Posting {
@@ -104,8 +85,63 @@ impl Core {
                     balance: ledger::balance(tx, r.id).await?,
                 });
             };
-            // The insert's trigger counted the new subscriber on the reseller's row (locking
-            // it), so this read is O(1) and cannot race another creation.
+            balance = Some(moved.after);
+        }
+        let charged = if owner.is_some() { days.get() } else { 0 };
+        let value = Created {
+            username: username.to_string(),
+            expires_at: to_time(expires_at),
+            charged,
+            balance,
+            trial: false,
+        };
+        let details = serde_json::json!({ "days": days.get(), "expires_at": expires_at });
+        self.finish_line(
+            claimed,
+            op,
+            actor,
+            owner.map(|r| r.id),
+            "subscriber.create",
+            details,
+            value,
+        )
+        .await
+    }
+
+    /// Inserts a subscriber with fresh credentials (encrypted) for `owner` (`None`: the admin),
+    /// then refuses it past the owner's `max_users`. The insert's trigger counted it on the
+    /// owner's row (locking it), so that check is O(1) and cannot race another creation.
+    pub(super) async fn insert_line(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        username: &Username,
+        owner: Option<&Reseller>,
+        expires_at: i64,
+        trial: bool,
+    ) -> Result<i64> {
+        let max_connections = owner.map_or(self.policy.default_max_connections, |r| {
+            r.max_connections_per_user
+        });
+        let (password, token) = super::new_credentials(self.policy.password_length);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
+             reseller_id, created_by_admin, created_at, is_trial) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(username.as_str())
+        .bind(self.cipher.encrypt(username.as_str(), &password))
+        .bind(self.cipher.encrypt(username.as_str(), &token))
+        .bind(crate::secrets::sha256_hex(&token))
+        .bind(expires_at)
+        .bind(max_connections)
+        .bind(owner.map(|r| r.id.0))
+        .bind(i64::from(actor.is_admin()))
+        .bind(now())
+        .bind(i64::from(trial))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
+        if let Some(r) = owner {
             let count: i64 =
                 sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
                     .bind(r.id.0)
@@ -117,42 +153,49 @@ impl Core {
                     current: count - 1,
                 });
             }
-            balance = Some(moved.after);
         }
-        let charged = if owner.is_some() { days.get() } else { 0 };
-        let reseller = owner.as_ref().map(|r| r.id);
+        Ok(id)
+    }
+
+    /// The end every creation shares: its sync job, its audit row, the news for other instances
+    /// (which may hold the name as unknown), and the outcome stored with the commit.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn finish_line(
+        &self,
+        mut claimed: Tx,
+        op: &OperationId,
+        actor: &Actor,
+        reseller: Option<ResellerId>,
+        action: &'static str,
+        details: serde_json::Value,
+        value: Created,
+    ) -> Result<Done<Created>> {
+        let tx = &mut claimed;
         crate::sync::enqueue(
             tx,
             self.policy.sync_enabled,
-            username.as_str(),
+            &value.username,
             reseller,
             JobKind::Create,
-            charged,
+            value.charged,
         )
         .await?;
         audit::record(
             tx,
             actor,
             Entry {
-                action: "subscriber.create",
-                reseller: owner.as_ref().map(|r| r.id),
-                target: Some(username.as_str()),
-                details: serde_json::json!({ "days": days.get(), "expires_at": expires_at }),
+                action,
+                reseller,
+                target: Some(&value.username),
+                details,
             },
         )
         .await?;
-        let value = Created {
-            username: username.to_string(),
-            expires_at: to_time(expires_at),
-            charged,
-            balance,
-            trial: false,
-        };
-        // Other instances may hold this name as unknown.
-        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
+        self.publish(tx, &crate::bus::Event::Access(value.username.clone()))
             .await?;
+        let username = value.username.clone();
         let done = self.finish(claimed, op, value).await?;
-        self.access.forget(username.as_str());
+        self.access.forget(&username);
         Ok(done)
     }
 }

@@ -3,14 +3,12 @@
 //! trial does not give its slot back early.
 
 use super::Created;
-use crate::audit::{self, Entry};
 use crate::core::{now, to_time};
 use crate::db::Tx;
 use crate::domain::{OperationId, ResellerId, SubscriberId, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
 use crate::queries::resellers::{self, Reseller};
-use crate::sync::JobKind;
 use crate::{Actor, Backend, Core, CoreError, Done, Result};
 
 /// The longest trial, in hours.
@@ -57,30 +55,17 @@ impl Core {
             }
             Actor::Admin(_) => None,
         };
-        let max_connections = owner
-            .as_ref()
-            .map_or(self.policy.default_max_connections, |(r, _)| {
-                r.max_connections_per_user
-            });
-        let (password, token) = super::new_credentials(self.policy.password_length);
         let expires_at = now + hours * 3600;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO subscribers (username, password_enc, token_enc, token_hash, expires_at, max_connections, \
-             reseller_id, created_by_admin, created_at, is_trial) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) RETURNING id",
-        )
-        .bind(username.as_str())
-        .bind(self.cipher.encrypt(username.as_str(), &password))
-        .bind(self.cipher.encrypt(username.as_str(), &token))
-        .bind(crate::secrets::sha256_hex(&token))
-        .bind(expires_at)
-        .bind(max_connections)
-        .bind(owner.as_ref().map(|(r, _)| r.id.0))
-        .bind(i64::from(actor.is_admin()))
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| super::unique_or(e, CoreError::UsernameTaken(username.to_string())))?;
-
+        let id = self
+            .insert_line(
+                tx,
+                actor,
+                username,
+                owner.as_ref().map(|(r, _)| r),
+                expires_at,
+                true,
+            )
+            .await?;
         let mut balance = None;
         let mut charged = 0;
         if let Some((r, cost)) = &owner {
@@ -92,17 +77,6 @@ impl Core {
             .bind(now)
             .execute(&mut **tx)
             .await?;
-            let count: i64 =
-                sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
-                    .bind(r.id.0)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if count > r.max_users {
-                return Err(CoreError::MaxUsersReached {
-                    max: r.max_users,
-                    current: count - 1,
-                });
-            }
             if *cost > 0 {
                 let posting = Posting {
                     reseller: r.id,
@@ -126,27 +100,6 @@ impl Core {
                 balance = Some(r.balance);
             }
         }
-        let reseller = owner.as_ref().map(|(r, _)| r.id);
-        crate::sync::enqueue(
-            tx,
-            self.policy.sync_enabled,
-            username.as_str(),
-            reseller,
-            JobKind::Create,
-            charged,
-        )
-        .await?;
-        audit::record(
-            tx,
-            actor,
-            Entry {
-                action: "subscriber.trial",
-                reseller,
-                target: Some(username.as_str()),
-                details: serde_json::json!({ "hours": hours, "cost": charged, "expires_at": expires_at }),
-            },
-        )
-        .await?;
         let value = Created {
             username: username.to_string(),
             expires_at: to_time(expires_at),
@@ -154,11 +107,19 @@ impl Core {
             balance,
             trial: true,
         };
-        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
-            .await?;
-        let done = self.finish(claimed, op, value).await?;
-        self.access.forget(username.as_str());
-        Ok(done)
+        let details =
+            serde_json::json!({ "hours": hours, "cost": charged, "expires_at": expires_at });
+        let reseller = owner.map(|(r, _)| r.id);
+        self.finish_line(
+            claimed,
+            op,
+            actor,
+            reseller,
+            "subscriber.trial",
+            details,
+            value,
+        )
+        .await
     }
 }
 
