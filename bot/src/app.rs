@@ -102,16 +102,19 @@ pub async fn run(
         BotMode::Webhook(webhook) => crate::webhook::register(&bot, webhook).await?,
     }
 
-    // Stops the notification sender with the bot, so it gives back what it claimed.
-    let (halt, halted) = tokio::sync::watch::channel(false);
-    let halt = Arc::new(halt);
+    // One signal stops the poller and the notification sender with the bot, so the poller lock
+    // is released and the sender gives back what it claimed.
+    let (stopping, _) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut rx = stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
     let outbox = tokio::spawn(crate::notifications::deliver_until(
         bot.clone(),
         core.clone(),
-        async move {
-            let mut halted = halted;
-            let _ = halted.wait_for(|h| *h).await;
-        },
+        stopped(),
     ));
     let prune = tokio::spawn(prune_updates(core.clone()));
     let app = Arc::new(App {
@@ -137,26 +140,21 @@ pub async fn run(
         ))
         .build();
 
-    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let poller = match settings.mode {
         BotMode::Polling { .. } => Some(tokio::spawn(crate::polling::run(
             bot.clone(),
             intake.feed.clone(),
             i64::try_from(me.id.0).unwrap_or(i64::MAX),
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
+            stopped(),
         ))),
         BotMode::Webhook(_) => None,
     };
 
     let token = dispatcher.shutdown_token();
-    let stop_polling = stopping.clone();
-    let halt_on_stop = halt.clone();
+    let stop_workers = stopping.clone();
     tokio::spawn(async move {
         stop.await;
-        let _ = stop_polling.send(true);
-        halt_on_stop.send_replace(true);
+        stop_workers.send_replace(true);
         // The dispatcher refuses to stop before it has started; try until it has.
         for _ in 0..200 {
             match token.shutdown() {
@@ -173,14 +171,13 @@ pub async fn run(
         )
         .await
         .map_err(|e| format!("the bot could not start: {e}"));
+    // However the dispatcher ended, the poller releases its lock and the sender finishes the
+    // message in hand, then both stop.
+    stopping.send_replace(true);
     if let Some(poller) = poller {
-        // It stops with the dispatcher, however that ended, releasing the poller lock.
-        let _ = stopping.send(true);
         let _ = poller.await;
     }
     prune.abort();
-    // However the dispatcher ended, the sender finishes the message in hand and stops.
-    halt.send_replace(true);
     if let Err(e) = outbox.await {
         tracing::error!(error = %e, "the notification sender panicked");
     }
