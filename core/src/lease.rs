@@ -181,20 +181,23 @@ impl Core {
     }
 
     /// Runs `work`, renewing this instance's leases on `outbox` every third of a lease, so
-    /// work that takes longer than one lease keeps what it claimed.
+    /// work that takes longer than one lease keeps what it claimed. The renewals run beside
+    /// `work`, never instead of it: on SQLite both need the one write connection, and a renewal
+    /// waiting for it while `work` held it unpolled would wait out the pool's timeout.
     async fn renewing<T>(&self, outbox: Outbox, work: impl Future<Output = T>) -> T {
         let every = (self.lease_length(outbox) / 3).max(Duration::from_millis(100));
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let mut work = std::pin::pin!(work);
-        loop {
-            tokio::select! {
-                out = work.as_mut() => return out,
-                _ = tick.tick() => {
-                    if let Err(e) = self.renew_leases(outbox).await {
-                        tracing::error!(?outbox, error = ?e, "could not renew leases");
-                    }
+        let renewals = async {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.renew_leases(outbox).await {
+                    tracing::error!(?outbox, error = ?e, "could not renew leases");
                 }
             }
+        };
+        tokio::select! {
+            out = work => out,
+            never = renewals => never,
         }
     }
 }

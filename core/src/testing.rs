@@ -97,6 +97,14 @@ impl Core {
             .expect("test statement runs");
     }
 
+    /// Holds a write transaction for `how_long`, as a slow change does: on SQLite every other
+    /// writer waits for it.
+    pub async fn hold_write_for_tests(&self, how_long: std::time::Duration) {
+        let tx = self.db.begin_write().await.expect("write transaction");
+        tokio::time::sleep(how_long).await;
+        tx.commit().await.expect("commits");
+    }
+
     /// One integer read with `sql`, for tests that check figures against the tables themselves.
     pub async fn scalar_for_tests(&self, sql: &str) -> i64 {
         sqlx::query_scalar::<_, i64>(sql)

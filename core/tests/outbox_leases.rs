@@ -383,3 +383,45 @@ async fn a_stopping_worker_finishes_the_item_in_hand_and_gives_back_the_rest() {
         "given back at once, not after the lease"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_due_while_the_work_holds_the_write_connection_waits_for_it() {
+    let url = testing::fresh_database_url().await;
+    let key = CredentialCipher::generate_key();
+    // Renewals every 100 ms, while each item holds a write for 250 ms: on SQLite (one write
+    // connection) a renewal that stopped the work to wait for it would never get it.
+    let policy = Policy {
+        notification_lease: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let core = testing::core_at(&url, &key, policy).await;
+    notifications(&core, 2).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stop = std::sync::Mutex::new(Some(stop));
+    let sent = std::sync::Mutex::new(0);
+    let worked = core.work_leased(
+        Outbox::Notifications,
+        Duration::from_millis(50),
+        async {
+            let _ = stopped.await;
+        },
+        || core.claim_notifications(50),
+        |n| {
+            let (core, sent, stop) = (&core, &sent, &stop);
+            async move {
+                core.hold_write_for_tests(Duration::from_millis(250)).await;
+                core.mark_notified(&n).await.expect("records");
+                let mut sent = sent.lock().unwrap();
+                *sent += 1;
+                if *sent == 2 {
+                    let _ = stop.lock().unwrap().take().map(|s| s.send(()));
+                }
+                Step::Next
+            }
+        },
+    );
+    tokio::time::timeout(Duration::from_secs(10), worked)
+        .await
+        .expect("the worker never waits on itself");
+    assert_eq!(*sent.lock().unwrap(), 2);
+}
