@@ -30,6 +30,16 @@ pub async fn test_settings(tg: &FakeTelegram) -> Settings {
     settings
 }
 
+/// With `RUST_LOG` set, the app's logs go to the test's output (shown when it fails).
+fn log_when_asked() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 pub struct TestApp {
     pub tg: Arc<FakeTelegram>,
     pub http: SocketAddr,
@@ -46,6 +56,7 @@ impl TestApp {
 
     /// Starts the app with test settings adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        log_when_asked();
         let tg = Arc::new(FakeTelegram::start().await);
         let mut settings = test_settings(&tg).await;
         tweak(&mut settings);

@@ -33,6 +33,17 @@ pub struct Sent {
     pub buttons: Vec<(String, String)>,
 }
 
+/// A file the bot uploaded with sendDocument or sendPhoto, as Telegram received it.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // read by the bulk and report tests
+pub struct Upload {
+    pub method: String,
+    pub chat_id: i64,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub caption: String,
+}
+
 impl Sent {
     /// The callback data of the first button whose label contains `label`.
     pub fn button(&self, label: &str) -> String {
@@ -58,6 +69,8 @@ struct Inner {
     /// Every update ever queued, for redelivery.
     queued: HashMap<i64, Value>,
     sent: Vec<Sent>,
+    /// Files the bot uploaded (not those it sent again by file id).
+    uploads: Vec<Upload>,
     answers: Vec<(String, Option<String>)>,
     /// answerPreCheckoutQuery calls: (query id, ok, error message).
     pre_checkout_answers: Vec<(String, bool, Option<String>)>,
@@ -358,6 +371,12 @@ impl FakeTelegram {
         self.lock().refund_error = Some(description.to_string());
     }
 
+    /// Every file the bot uploaded, oldest first.
+    #[allow(dead_code)] // read by the bulk and report tests
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.lock().uploads.clone()
+    }
+
     pub fn sent(&self) -> Vec<Sent> {
         self.lock().sent.clone()
     }
@@ -549,30 +568,57 @@ fn int(v: &Value) -> Option<i64> {
 }
 
 /// The fields of a multipart/form-data body (teloxide sends files, even by id, this way), as a
-/// JSON object; fields that hold JSON (a reply markup) are parsed.
-fn multipart_fields(content_type: &str, body: &[u8]) -> Value {
-    let Some(boundary) = content_type.split("boundary=").nth(1) else {
-        return json!({});
-    };
-    let body = String::from_utf8_lossy(body);
+/// JSON object, and the files in it as (field, file name, bytes). Fields that hold JSON (a reply
+/// markup) are parsed.
+fn multipart_fields(content_type: &str, body: &[u8]) -> (Value, Vec<(String, String, Vec<u8>)>) {
     let mut fields = serde_json::Map::new();
-    for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+    let mut files = Vec::new();
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return (json!({}), files);
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"')).into_bytes();
+    for part in split_bytes(body, &delimiter) {
+        let Some(head_end) = find(part, b"\r\n\r\n") else {
             continue;
         };
-        let Some(name) = head
-            .split("name=\"")
-            .nth(1)
-            .and_then(|n| n.split('"').next())
-        else {
+        let head = String::from_utf8_lossy(&part[..head_end]);
+        let mut value = &part[head_end + 4..];
+        if value.ends_with(b"\r\n") {
+            value = &value[..value.len() - 2];
+        }
+        let quoted = |key: &str| {
+            head.split(&format!("{key}=\""))
+                .nth(1)
+                .and_then(|n| n.split('"').next())
+                .map(str::to_string)
+        };
+        let Some(name) = quoted(" name") else {
             continue;
         };
-        let value = value.trim_end_matches("\r\n");
-        let parsed =
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
-        fields.insert(name.to_string(), parsed);
+        if let Some(file_name) = quoted("filename") {
+            files.push((name, file_name, value.to_vec()));
+            continue;
+        }
+        let text = String::from_utf8_lossy(value).to_string();
+        let parsed = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        fields.insert(name, parsed);
     }
-    Value::Object(fields)
+    (Value::Object(fields), files)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The pieces of `body` between occurrences of `delimiter`.
+fn split_bytes<'a>(mut body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    while let Some(at) = find(body, delimiter) {
+        parts.push(&body[..at]);
+        body = &body[at + delimiter.len()..];
+    }
+    parts.push(body);
+    parts
 }
 
 async fn handle(
@@ -586,10 +632,13 @@ async fn handle(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let params: Value = if content_type.starts_with("multipart/form-data") {
+    let (params, files) = if content_type.starts_with("multipart/form-data") {
         multipart_fields(content_type, &body)
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| json!({}))
+        (
+            serde_json::from_slice(&body).unwrap_or_else(|_| json!({})),
+            Vec::new(),
+        )
     };
     {
         let mut inner = shared.inner.lock().expect("fake Telegram state");
@@ -698,9 +747,9 @@ async fn handle(
             }
             ok(message)
         }
-        "sendphoto" | "sendinvoice" => {
+        "sendphoto" | "senddocument" | "sendinvoice" => {
             let chat_id = int(&params["chat_id"]).unwrap_or_default();
-            let text = if method == "sendphoto" {
+            let text = if method != "sendinvoice" {
                 params["caption"].as_str().unwrap_or_default().to_string()
             } else {
                 format!(
@@ -712,6 +761,15 @@ async fn handle(
             };
             let buttons = buttons(&params);
             let mut inner = shared.inner.lock().expect("fake Telegram state");
+            for (_, file_name, bytes) in files {
+                inner.uploads.push(Upload {
+                    method: method.clone(),
+                    chat_id,
+                    file_name,
+                    bytes,
+                    caption: text.clone(),
+                });
+            }
             inner.next_message += 1;
             let message_id = inner.next_message;
             inner.sent.push(Sent {
@@ -721,11 +779,14 @@ async fn handle(
                 edited: false,
                 buttons,
             });
-            ok(
-                json!({ "message_id": message_id, "date": now(), "chat": chat(chat_id), "from": bot_user(), "photo": [
-                    { "file_id": "f", "file_unique_id": "uf", "width": 1, "height": 1 }
-                ]}),
-            )
+            let mut message = json!({ "message_id": message_id, "date": now(), "chat": chat(chat_id), "from": bot_user() });
+            if method == "senddocument" {
+                message["document"] = json!({ "file_id": format!("d{message_id}"), "file_unique_id": format!("ud{message_id}") });
+            } else {
+                message["photo"] =
+                    json!([{ "file_id": "f", "file_unique_id": "uf", "width": 1, "height": 1 }]);
+            }
+            ok(message)
         }
         "getfile" => {
             let file_id = params["file_id"].as_str().unwrap_or_default().to_string();
