@@ -110,21 +110,36 @@ pub(crate) async fn edit(
     }
 }
 
-/// Answers a button press (stops the spinner), optionally with a short notice.
+/// The most characters Telegram shows in a button press's notice.
+const MAX_NOTICE: usize = 200;
+
+/// Answers a button press (stops the spinner), optionally with a short notice, cut to the
+/// 200 characters Telegram accepts (it refuses a longer one, leaving the spinner turning).
 pub(crate) async fn answer(
     bot: &Bot,
     id: &teloxide::types::CallbackQueryId,
     text: Option<&str>,
 ) -> Result<(), RequestError> {
+    let text = text.map(notice);
     retrying(|| {
         let mut req = bot.answer_callback_query(id.clone());
-        if let Some(t) = text {
+        if let Some(t) = &text {
             req = req.text(t);
         }
         req.into_future()
     })
     .await
     .map(drop)
+}
+
+/// `text` cut to [`MAX_NOTICE`] characters, ending in "…" when cut.
+fn notice(text: &str) -> String {
+    if text.chars().count() <= MAX_NOTICE {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_NOTICE - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// The sentence to show for a refusal; internal failures are logged and shown generically.
@@ -140,6 +155,15 @@ pub(crate) fn error_text(e: &CoreError) -> String {
 mod tests {
     use super::*;
     use teloxide::types::Seconds;
+
+    #[test]
+    fn a_long_notice_is_cut_to_what_telegram_accepts() {
+        assert_eq!(notice("Saved."), "Saved.");
+        let long = "é".repeat(MAX_NOTICE + 1);
+        let cut = notice(&long);
+        assert_eq!(cut.chars().count(), MAX_NOTICE);
+        assert!(cut.ends_with('…'));
+    }
 
     #[test]
     fn only_a_final_refusal_stops_retrying() {

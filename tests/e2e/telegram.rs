@@ -3,10 +3,10 @@
 //! recorded for the tests to read.
 //!
 //! It is as strict as Telegram, so that what the fake accepts Telegram accepts too: it refuses
-//! invalid HTML, texts over 4,096 characters (captions over 1,024), and private chats whose user
-//! never wrote to the bot, with the status and description Telegram answers with; getUpdates
-//! answers 409 Conflict while a webhook is set or another getUpdates is in flight; a webhook
-//! delivery that fails (not 2xx, or too slow) is made again.
+//! invalid HTML, texts over 4,096 characters (captions over 1,024, button notices over 200), and
+//! private chats whose user never wrote to the bot, with the status and description Telegram
+//! answers with; getUpdates answers 409 Conflict while a webhook is set or another getUpdates is
+//! in flight; a webhook delivery that fails (not 2xx, or too slow) is made again.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -544,6 +544,7 @@ fn check_outgoing(inner: &Inner, method: &str, params: &Value) -> Result<(), (u1
         "sendphoto" | "senddocument" => {
             ("caption", 1024, "Bad Request: message caption is too long")
         }
+        "answercallbackquery" => ("text", 200, "Bad Request: MESSAGE_TOO_LONG"),
         _ => return Ok(()),
     };
     let raw = params[field].as_str().unwrap_or_default();
@@ -553,7 +554,7 @@ fn check_outgoing(inner: &Inner, method: &str, params: &Value) -> Result<(), (u1
     } else {
         raw.to_string()
     };
-    if field == "text" && visible.trim().is_empty() {
+    if field == "text" && method != "answercallbackquery" && visible.trim().is_empty() {
         return Err((400, "Bad Request: message text is empty".into()));
     }
     if visible.encode_utf16().count() > max {
