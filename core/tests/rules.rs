@@ -392,3 +392,36 @@ async fn suspension_stops_reads_and_writes_until_lifted() {
         .await
         .expect("works again");
 }
+
+#[tokio::test]
+async fn payments_that_keep_failing_never_hold_back_the_replay_of_later_ones() {
+    let core = testing::core().await;
+    let alice = reseller(&core, "alice", 0).await;
+    let package = core.packages(false).await.expect("packages")[0].id;
+    let order = core
+        .create_order(&alice, package, "stripe")
+        .await
+        .expect("order created");
+    // More unreadable stored events than one page of the replay, all older than the good one.
+    let broken: Vec<String> = (0..150)
+        .map(|i| format!("('stripe', 'broken-{i}', '{{}}', '{{}}', 0, 'not json')"))
+        .collect();
+    core.tamper_for_tests(&format!(
+        "INSERT INTO payment_events (provider, event_key, headers, body, received_at, event) VALUES {}",
+        broken.join(", ")
+    ))
+    .await;
+    let paid = reseller_core::payments::PaymentEvent::Paid {
+        order: order.public_id.clone(),
+        amount_minor: order.amount_minor,
+        currency: order.currency.clone(),
+        reference: None,
+    };
+    core.store_payment("stripe", "evt-late", "{}", "{}", &paid)
+        .await
+        .expect("stored");
+    assert_eq!(core.replay_payments(0).await.expect("replays"), 1);
+    assert_eq!(balance(&core, &alice).await, order.credits);
+    assert_eq!(core.replay_payments(0).await.expect("replays"), 0);
+    assert_sound(&core).await;
+}

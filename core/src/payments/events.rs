@@ -206,38 +206,58 @@ impl Core {
 
     /// Applies stored events still unapplied `older_than_secs` after they arrived (younger ones
     /// are most likely being applied by their own delivery right now). Returns how many this
-    /// call applied; one that fails stays for the next call.
+    /// call applied; one that fails stays for the next call. Goes through every such event a
+    /// page at a time, so events that keep failing never hold back the ones behind them.
     pub async fn replay_payments(&self, older_than_secs: i64) -> Result<usize> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT provider, event_key, event FROM payment_events \
-             WHERE processed_at IS NULL AND event IS NOT NULL AND received_at <= $1 ORDER BY id LIMIT 100",
-        )
-        .bind(now() - older_than_secs)
-        .fetch_all(self.db.read())
-        .await?;
+        const PAGE: usize = 100;
         let mut applied = 0;
-        for (provider, key, meaning) in rows {
-            let event: PaymentEvent = match serde_json::from_str(&meaning) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(provider, key, error = %e, "a stored payment event cannot be read");
-                    crate::metrics::error("payment_replay");
-                    continue;
-                }
-            };
-            match self.apply_payment(&provider, &key, event).await {
-                Ok(Received::Duplicate) => {}
-                Ok(received) => {
-                    tracing::warn!(provider, key, outcome = ?received, "applied a payment event left unapplied");
+        let mut after = 0;
+        loop {
+            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                "SELECT id, provider, event_key, event FROM payment_events \
+                 WHERE processed_at IS NULL AND event IS NOT NULL AND received_at <= $1 AND id > $2 \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(now() - older_than_secs)
+            .bind(after)
+            .bind(PAGE as i64)
+            .fetch_all(self.db.read())
+            .await?;
+            let last_page = rows.len() < PAGE;
+            for (id, provider, key, meaning) in rows {
+                after = id;
+                if self.replay_one(&provider, &key, &meaning).await {
                     applied += 1;
                 }
-                Err(e) => {
-                    tracing::error!(provider, key, error = ?e, "a stored payment event failed again");
-                    crate::metrics::error("payment_replay");
-                }
+            }
+            if last_page {
+                return Ok(applied);
             }
         }
-        Ok(applied)
+    }
+
+    /// Applies one stored event; `true` if this call applied it.
+    async fn replay_one(&self, provider: &str, key: &str, meaning: &str) -> bool {
+        let event: PaymentEvent = match serde_json::from_str(meaning) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(provider, key, error = %e, "a stored payment event cannot be read");
+                crate::metrics::error("payment_replay");
+                return false;
+            }
+        };
+        match self.apply_payment(provider, key, event).await {
+            Ok(Received::Duplicate) => false,
+            Ok(received) => {
+                tracing::warn!(provider, key, outcome = ?received, "applied a payment event left unapplied");
+                true
+            }
+            Err(e) => {
+                tracing::error!(provider, key, error = ?e, "a stored payment event failed again");
+                crate::metrics::error("payment_replay");
+                false
+            }
+        }
     }
 }
 
