@@ -157,6 +157,6 @@ async fn managed(tx: &mut Tx, actor: &Actor, username: &Username) -> Result<Rese
         }
         other => other?,
     };
-    require_manager(&mut **tx, actor, &r).await?;
+    require_manager(tx, actor, &r).await?;
     Ok(r)
 }

@@ -47,7 +47,7 @@ impl Core {
             Err(CoreError::NotFound { .. }) => return Err(not_a_subreseller(sub.as_str())),
             other => other?,
         };
-        let Some(parent) = require_manager(&mut **tx, actor, &child).await? else {
+        let Some(parent) = require_manager(tx, actor, &child).await? else {
             return Err(CoreError::ResellersOnly);
         };
         lock_pair(tx, self.db.backend(), parent.id, child.id).await?;

@@ -285,9 +285,12 @@ impl Core {
             return Err(crate::CoreError::ResellersOnly);
         };
         let mut conn = self.db.read().acquire().await?;
-        let child = resellers::by_username(&mut *conn, sub)
-            .await
-            .map_err(|_| crate::ops::subresellers::not_a_subreseller(sub.as_str()))?;
+        let child = match resellers::by_username(&mut *conn, sub).await {
+            Err(crate::CoreError::NotFound { .. }) => {
+                return Err(crate::ops::subresellers::not_a_subreseller(sub.as_str()));
+            }
+            other => other?,
+        };
         let parent = crate::ops::subresellers::require_manager(&mut conn, actor, &child)
             .await?
             .ok_or(crate::CoreError::ResellersOnly)?;
