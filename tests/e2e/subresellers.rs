@@ -69,12 +69,18 @@ async fn a_parent_creates_funds_and_manages_a_subreseller() {
         "{}",
         refused.text
     );
+    let before = app.tg.sent().len();
     let back = app.say(ALICE, "/transfer bob -10").await;
     assert!(
         back.text.contains("Took back 10 credits from <b>bob</b>"),
         "{}",
         back.text
     );
+    // Bob is told (by the notification sender, in its own time): wait for it, so that it
+    // cannot pass for the answer to one of his commands below.
+    app.tg
+        .wait_for(BOB, before, "alice took back 10 unused credits from you")
+        .await;
     let refused = app.say(ALICE, "/transfer bob 81").await;
     assert!(
         refused.text.contains("You need 81 credits") && refused.text.contains("you have 80"),
@@ -101,7 +107,7 @@ async fn a_parent_creates_funds_and_manages_a_subreseller() {
         "/transfer alice 1",
         "/suspend alice",
     ] {
-        let hidden = app.say(BOB, ask).await;
+        let hidden = app.say_expecting(BOB, ask, "alice").await;
         assert!(
             hidden
                 .text
@@ -110,7 +116,7 @@ async fn a_parent_creates_funds_and_manages_a_subreseller() {
             hidden.text
         );
     }
-    let lines = app.say(BOB, "/users").await;
+    let lines = app.say_expecting(BOB, "/users", "Subscribers").await;
     assert!(lines.text.contains("line1"), "{}", lines.text);
 
     // Permissions: within Alice's own only.
@@ -136,13 +142,13 @@ async fn a_parent_creates_funds_and_manages_a_subreseller() {
 
     // Alice suspends Bob, then the admin suspends Alice: Bob cannot act either way.
     app.say_expecting(ALICE, "/suspend bob", "suspended").await;
-    let stopped = app.say(BOB, "/new 5 line2").await;
+    let stopped = app.say_expecting(BOB, "/new 5 line2", "⚠️").await;
     assert!(stopped.text.contains("suspended"), "{}", stopped.text);
     app.say_expecting(ALICE, "/unsuspend bob", "active again")
         .await;
     app.say_expecting(ADMIN, "/suspend alice", "suspended")
         .await;
-    let stopped = app.say(BOB, "/users").await;
+    let stopped = app.say_expecting(BOB, "/users", "⚠️").await;
     assert!(stopped.text.contains("suspended"), "{}", stopped.text);
     let tree = app.say_expecting(ADMIN, "/resellers", "Resellers").await;
     let alice_at = tree.text.find("<code>alice</code>").expect("alice listed");
