@@ -102,6 +102,14 @@ pub(crate) enum Request {
         limit: Limit,
         value: LimitValue,
     },
+    /// `/transfer <sub-reseller> <days>`, or `-<days>` to take unused credits back.
+    Transfer {
+        sub: Username,
+        days: Days,
+        back: bool,
+    },
+    /// `/subs`: the asker's sub-resellers; `/subs <sub-reseller> [page]`: their subscribers.
+    Subs(Option<(Username, i64)>),
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -318,6 +326,35 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "transfer" => {
+            let u = "/transfer <sub-reseller> <days>, or -<days> to take unused credits back";
+            match args {
+                [sub, amount] => {
+                    let (back, days) = match amount.strip_prefix('-') {
+                        Some(d) => (true, d),
+                        None => (false, *amount),
+                    };
+                    Request::Transfer {
+                        sub: Username::parse(sub).map_err(usage(u))?,
+                        days: Days::parse(days).map_err(usage(u))?,
+                        back,
+                    }
+                }
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "subs" => {
+            let u = "/subs, or /subs <sub-reseller> [page]";
+            match args {
+                [] => Request::Subs(None),
+                [sub] => Request::Subs(Some((Username::parse(sub).map_err(usage(u))?, 0))),
+                [sub, page] => match page.parse::<i64>() {
+                    Ok(n) if n >= 1 => Request::Subs(Some((Username::parse(sub).map_err(usage(u))?, n - 1))),
+                    _ => return Err(format!("“{}” is not a page number.\nUsage: {u}", shorten(page))),
+                },
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
 }
@@ -379,6 +416,40 @@ mod tests {
 
     fn p(s: &str) -> Result<Request, String> {
         parse(s, "testbot").expect("is a command")
+    }
+
+    #[test]
+    fn transfers_parse_both_ways() {
+        let bob = Username::parse("bob").unwrap();
+        assert_eq!(
+            p("/transfer bob 30"),
+            Ok(Request::Transfer {
+                sub: bob.clone(),
+                days: Days::new(30).unwrap(),
+                back: false
+            })
+        );
+        assert_eq!(
+            p("/transfer bob -30"),
+            Ok(Request::Transfer {
+                sub: bob.clone(),
+                days: Days::new(30).unwrap(),
+                back: true
+            })
+        );
+        assert!(
+            p("/transfer bob 0")
+                .unwrap_err()
+                .contains("at least 1; you gave 0")
+        );
+        assert!(
+            p("/transfer bob")
+                .unwrap_err()
+                .starts_with("Usage: /transfer")
+        );
+        assert_eq!(p("/subs"), Ok(Request::Subs(None)));
+        assert_eq!(p("/subs bob 2"), Ok(Request::Subs(Some((bob, 1)))));
+        assert!(p("/subs bob 0").unwrap_err().contains("not a page number"));
     }
 
     #[test]

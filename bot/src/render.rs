@@ -5,7 +5,7 @@ use reseller_core::Actor;
 use reseller_core::domain::Limit;
 use reseller_core::domain::Permission;
 use reseller_core::ledger::Kind;
-use reseller_core::ops::{Command, Outcome, Quote};
+use reseller_core::ops::{Command, Outcome, Quote, Transferred};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
 use reseller_core::queries::resellers::{ResellerCard, ResellerSummary};
@@ -51,12 +51,21 @@ pub(crate) fn help(actor: &Actor) -> String {
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
-        Actor::Reseller(_) => format!("<b>Reseller menu</b>\n\n{reseller}"),
+        Actor::Reseller(_) => format!(
+            "<b>Reseller menu</b>\n\n{reseller}\n\n<b>Sub-resellers</b> (if your account allows)\n\
+             /newreseller &lt;username&gt; [display name] — create one and get their invite link\n\
+             /subs — your sub-resellers, their balances and subscribers\n\
+             /subs &lt;sub-reseller&gt; [page] — their subscribers (read-only)\n\
+             /reseller &lt;sub-reseller&gt; — details and permission buttons\n\
+             /transfer &lt;sub-reseller&gt; &lt;days&gt; — give them credits; -&lt;days&gt; takes unused ones back\n\
+             /suspend, /unsuspend &lt;sub-reseller&gt;\n\
+             /perm &lt;sub-reseller&gt; &lt;permission&gt; on|off — never beyond your own"
+        ),
         Actor::Admin(_) => format!(
             "<b>Admin menu</b>\n\n<b>Resellers</b>\n\
              /newreseller &lt;username&gt; [display name] [template] — create and get an invite link\n\
              /invite &lt;reseller&gt; — a new invite link\n\
-             /resellers — all resellers\n\
+             /resellers — all resellers, sub-resellers indented under their parent\n\
              /reseller &lt;username&gt; — details, permission buttons and templates\n\
              /grant &lt;reseller&gt; &lt;days&gt; [note]\n\
              /deduct &lt;reseller&gt; &lt;days&gt; &lt;reason&gt;\n\
@@ -300,6 +309,8 @@ fn kind(k: Kind) -> &'static str {
         Kind::Adjustment => "deducted",
         Kind::Bonus => "bonus",
         Kind::Purchase => "purchase",
+        Kind::TransferOut => "transferred out",
+        Kind::TransferIn => "transferred in",
     }
 }
 
@@ -409,30 +420,103 @@ pub(crate) fn global_stats(s: &GlobalStats) -> String {
     )
 }
 
-pub(crate) fn resellers(p: &Page<ResellerSummary>) -> String {
+/// The reseller tree, one page: the admins' overview (everyone) or a parent's sub-resellers,
+/// each line indented by its level below the top of the list.
+pub(crate) fn resellers(p: &Page<ResellerSummary>, admin: bool) -> String {
     if p.total == 0 {
-        return "No resellers yet. Create one with /newreseller &lt;username&gt;.".into();
+        return if admin {
+            "No resellers yet. Create one with /newreseller &lt;username&gt;.".into()
+        } else {
+            "You have no sub-resellers yet. Create one with /newreseller &lt;username&gt; (if your account allows it).".into()
+        };
     }
     let mut text = format!(
-        "<b>Resellers</b> — {} · page {} of {}\n",
+        "<b>{}</b> — {} · page {} of {}\n",
+        if admin {
+            "Resellers"
+        } else {
+            "Your sub-resellers"
+        },
         credits(p.total),
         p.page + 1,
         p.pages()
     );
     for s in &p.items {
         let r = &s.reseller;
+        let indent = "    ".repeat(usize::try_from(s.level).unwrap_or(0));
+        let branch = if s.level > 0 { "└ " } else { "" };
         text.push_str(&format!(
-            "\n{} <code>{}</code> — {} credits, {} subscribers ({} active){}",
-            if r.active { "🟢" } else { "⛔" },
+            "\n{indent}{branch}{} <code>{}</code> — {} credits, {} subscribers ({} active){}{}",
+            if r.active {
+                "🟢"
+            } else if r.own_active {
+                "⏸"
+            } else {
+                "⛔"
+            },
             escape(&r.username),
             credits(r.balance),
             credits(s.subscribers),
             credits(s.active_subscribers),
+            if r.active || !r.own_active {
+                ""
+            } else {
+                ", suspended with a reseller above"
+            },
             if r.telegram_id.is_none() {
                 ", not linked yet"
             } else {
                 ""
             }
+        ));
+    }
+    text
+}
+
+/// What a transfer did, for the parent who made it.
+pub(crate) fn transferred(t: &Transferred) -> String {
+    let (verb, dir) = if t.back {
+        ("Took back", "from")
+    } else {
+        ("Transferred", "to")
+    };
+    format!(
+        "✅ {verb} {} credits {dir} <b>{}</b>.\nYour balance: <b>{}</b>; {}'s: <b>{}</b>.",
+        credits(t.days),
+        escape(&t.subreseller),
+        credits(t.balance),
+        escape(&t.subreseller),
+        credits(t.subreseller_balance)
+    )
+}
+
+/// A sub-reseller's subscribers, read-only, for their parent.
+pub(crate) fn subreseller_users(p: &Page<Subscriber>, sub: &str) -> String {
+    let mut text = format!("<b>Subscribers of {}</b> (read-only)", escape(sub));
+    if p.total == 0 {
+        text.push_str("\n\nNo subscribers yet.");
+        return text;
+    }
+    text.push_str(&format!(
+        " — {} in all, page {} of {}\n",
+        p.total,
+        p.page + 1,
+        p.pages()
+    ));
+    let now = Utc::now();
+    for s in &p.items {
+        text.push_str(&format!(
+            "\n{} <code>{}</code> — until {}",
+            icon(s, now),
+            escape(&s.username),
+            date(s.expires_at)
+        ));
+    }
+    if p.has_next() {
+        text.push_str(&format!(
+            "\n\nNext page: /subs {} {}",
+            escape(sub),
+            p.page + 2
         ));
     }
     text
@@ -491,7 +575,13 @@ pub(crate) fn reseller_detail(card: &ResellerCard) -> String {
         "<b>{}</b> ({})\nStatus: {}\nTelegram: {}\nBalance: <b>{}</b> credits\nSubscribers: {} of max {} ({} active)\nPanel name: {}\nCreated: {}\nLast seen: {}\n\nTemplate: <b>{}</b> (<code>{}</code>)\nOverrides: {}\n\n<b>Permissions</b>\n{}\n\n<b>Limits</b>\n{}",
         escape(&r.username),
         escape(&r.display_name),
-        if r.active { "active" } else { "suspended" },
+        if r.active {
+            "active"
+        } else if r.own_active {
+            "suspended with a reseller above them"
+        } else {
+            "suspended"
+        },
         r.telegram_id
             .map_or("not linked yet".to_string(), |id| id.to_string()),
         credits(r.balance),

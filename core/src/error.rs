@@ -84,6 +84,16 @@ pub enum CoreError {
         per_minute: u32,
         burst: u32,
     },
+    #[error("“{reseller}” cannot be allowed to {permission}: their parent {parent} may not.")]
+    BeyondParent {
+        permission: Permission,
+        reseller: String,
+        parent: String,
+    },
+    #[error(
+        "Your account may not create sub-resellers: sub-resellers may nest {depth} levels below you. Ask your admin to raise it."
+    )]
+    SubresellerDepth { depth: i64 },
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

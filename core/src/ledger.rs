@@ -21,6 +21,10 @@ pub enum Kind {
     Adjustment,
     Bonus,
     Purchase,
+    /// Credits a reseller moved to another in the hierarchy (a parent giving, or taking back).
+    TransferOut,
+    /// The other side of a [`Kind::TransferOut`], in the same transaction.
+    TransferIn,
 }
 
 impl Kind {
@@ -32,6 +36,8 @@ impl Kind {
             Kind::Adjustment => "adjustment",
             Kind::Bonus => "bonus",
             Kind::Purchase => "purchase",
+            Kind::TransferOut => "transfer_out",
+            Kind::TransferIn => "transfer_in",
         }
     }
 
@@ -42,6 +48,8 @@ impl Kind {
             "refund" => Kind::Refund,
             "bonus" => Kind::Bonus,
             "purchase" => Kind::Purchase,
+            "transfer_out" => Kind::TransferOut,
+            "transfer_in" => Kind::TransferIn,
             _ => Kind::Adjustment,
         }
     }
@@ -112,6 +120,31 @@ pub(crate) async fn post(
     Ok(Some(movement))
 }
 
+/// Links the two rows of the transfer `op` (posted under [`transfer_key`]) by `transfer_id`, so
+/// that `verify` can check they pair up.
+pub(crate) async fn pair_transfer(tx: &mut Tx, op: &str) -> Result<()> {
+    let linked = sqlx::query(
+        "UPDATE credit_transactions SET transfer_id = $1 WHERE idempotency_key IN ($2, $3)",
+    )
+    .bind(op)
+    .bind(transfer_key(op, Kind::TransferOut))
+    .bind(transfer_key(op, Kind::TransferIn))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if linked != 2 {
+        return Err(crate::CoreError::Internal(
+            format!("transfer {op} has {linked} ledger rows, not 2").into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The ledger key of one side of the transfer `op`.
+pub(crate) fn transfer_key(op: &str, kind: Kind) -> String {
+    format!("{op}:{}", kind.as_str())
+}
+
 /// The current balance, read inside the transaction to explain a refusal with numbers.
 pub(crate) async fn balance(tx: &mut Tx, reseller: ResellerId) -> Result<i64> {
     Ok(
@@ -144,6 +177,8 @@ impl Core {
 /// - no balance is negative except through a refund (a reversed payment leaves a debt);
 /// - each row's sign fits its kind, and no row names a reseller that does not exist;
 /// - a `purchase` or payment `refund` row belongs to an order that was paid (or since refunded);
+/// - every transfer is one `transfer_out` and one `transfer_in` of the same amount, opposite
+///   sign, on two resellers, sharing a `transfer_id`;
 /// - the maintained counters (subscribers per reseller, enabled subscribers per expiry bucket)
 ///   match the subscribers table.
 pub async fn verify(db: &crate::Db) -> Result<Report> {
@@ -189,6 +224,13 @@ pub async fn verify(db: &crate::Db) -> Result<Report> {
             ));
         }
     }
+    let transfers: Vec<TransferRow> = sqlx::query_as(
+        "SELECT id, reseller_id, amount, kind, transfer_id FROM credit_transactions \
+         WHERE kind IN ('transfer_out', 'transfer_in') OR transfer_id IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&mut *snapshot)
+    .await?;
+    check_transfers(&transfers, &mut report.violations);
     check_counters(&mut snapshot, &mut report.violations).await?;
     snapshot.rollback().await?;
     Ok(report)
@@ -269,9 +311,57 @@ fn wrong_sign(kind: &str, amount: i64) -> Option<&'static str> {
     match kind {
         _ if amount == 0 => Some("moves nothing"),
         "credit" | "bonus" | "purchase" if amount < 0 => Some("should add credits"),
-        "debit" | "adjustment" if amount > 0 => Some("should take credits"),
-        "credit" | "bonus" | "purchase" | "debit" | "adjustment" | "refund" => None,
+        "debit" | "adjustment" | "transfer_out" if amount > 0 => Some("should take credits"),
+        "transfer_in" if amount < 0 => Some("should add credits"),
+        "credit" | "bonus" | "purchase" | "debit" | "adjustment" | "refund" | "transfer_out"
+        | "transfer_in" => None,
         _ => Some("is of an unknown kind"),
+    }
+}
+
+/// A ledger row of a transfer as `verify` reads it: id, reseller, amount, kind, transfer id.
+type TransferRow = (i64, i64, i64, String, Option<String>);
+
+/// Checks that the transfer rows pair up: each `transfer_id` has exactly one `transfer_out` and
+/// one `transfer_in`, of opposite amounts, on two resellers; no transfer row lacks the id and
+/// no other kind carries one.
+fn check_transfers(rows: &[TransferRow], violations: &mut Vec<String>) {
+    let mut pairs: HashMap<&str, Vec<&TransferRow>> = HashMap::new();
+    for row in rows {
+        let (id, reseller, _, kind, transfer) = row;
+        let is_transfer = matches!(kind.as_str(), "transfer_out" | "transfer_in");
+        match transfer {
+            Some(t) if is_transfer => pairs.entry(t.as_str()).or_default().push(row),
+            Some(t) => violations.push(format!(
+                "transaction {id} of reseller {reseller}: a {kind} that names transfer {t}"
+            )),
+            None => violations.push(format!(
+                "transaction {id} of reseller {reseller}: a {kind} that names no transfer"
+            )),
+        }
+    }
+    let mut ids: Vec<&&str> = pairs.keys().collect();
+    ids.sort();
+    for t in ids {
+        let rows = &pairs[*t];
+        let out = rows.iter().filter(|r| r.3 == "transfer_out").count();
+        let inn = rows.iter().filter(|r| r.3 == "transfer_in").count();
+        if out != 1 || inn != 1 {
+            violations.push(format!(
+                "transfer {t}: {out} transfer_out and {inn} transfer_in rows, not one of each"
+            ));
+            continue;
+        }
+        let (a, b) = (rows[0], rows[1]);
+        if a.2 + b.2 != 0 {
+            violations.push(format!(
+                "transfer {t}: transaction {} moves {} and transaction {} moves {}, which do not cancel",
+                a.0, a.2, b.0, b.2
+            ));
+        }
+        if a.1 == b.1 {
+            violations.push(format!("transfer {t}: both rows are on reseller {}", a.1));
+        }
     }
 }
 
@@ -310,4 +400,69 @@ async fn check_counters(tx: &mut crate::db::Tx, violations: &mut Vec<String>) ->
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_transfers;
+
+    fn row(id: i64, reseller: i64, amount: i64, kind: &str, t: Option<&str>) -> super::TransferRow {
+        (
+            id,
+            reseller,
+            amount,
+            kind.to_string(),
+            t.map(str::to_string),
+        )
+    }
+
+    #[test]
+    fn transfers_must_pair_up() {
+        let mut v = Vec::new();
+        check_transfers(
+            &[
+                row(1, 1, -5, "transfer_out", Some("a")),
+                row(2, 2, 5, "transfer_in", Some("a")),
+            ],
+            &mut v,
+        );
+        assert!(v.is_empty(), "{v:?}");
+
+        let broken = [
+            // Amounts that do not cancel.
+            row(3, 1, -5, "transfer_out", Some("b")),
+            row(4, 2, 4, "transfer_in", Some("b")),
+            // A side missing.
+            row(5, 1, -5, "transfer_out", Some("c")),
+            // Both rows on one reseller.
+            row(6, 1, -2, "transfer_out", Some("d")),
+            row(7, 1, 2, "transfer_in", Some("d")),
+            // No link, and a link on another kind.
+            row(8, 2, 3, "transfer_in", None),
+            row(9, 2, -3, "debit", Some("e")),
+        ];
+        let mut v = Vec::new();
+        check_transfers(&broken, &mut v);
+        assert_eq!(v.len(), 5, "{v:#?}");
+        assert!(
+            v.iter()
+                .any(|m| m.contains("transfer b") && m.contains("do not cancel"))
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("transfer c: 1 transfer_out and 0 transfer_in"))
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("transfer d: both rows are on reseller 1"))
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("transaction 8") && m.contains("names no transfer"))
+        );
+        assert!(
+            v.iter()
+                .any(|m| m.contains("transaction 9") && m.contains("names transfer e"))
+        );
+    }
 }

@@ -28,6 +28,7 @@ mod purchases;
 mod resilience;
 mod rules;
 mod security;
+mod subresellers;
 mod subscribers;
 mod sync;
 mod templates;

@@ -79,21 +79,24 @@ async fn another_resellers_buttons_and_forged_data_change_and_reveal_nothing() {
 async fn admin_commands_from_a_reseller_change_nothing() {
     let app = TestApp::spawn().await;
     alice_and_bob_with_a_subscriber_each(&app).await;
-    for cmd in [
-        "/grant alice 1000",
-        "/deduct bob 10 because",
-        "/suspend bob",
-        "/perm alice can_delete_users on",
-        "/newreseller eve",
-        "/resellers",
-        "/limit alice max_users 9999",
+    // Resellers have sub-reseller counterparts of some (their own sub-resellers only).
+    for (cmd, refusal) in [
+        ("/grant alice 1000", "Only admins can do that."),
+        ("/deduct bob 10 because", "Only admins can do that."),
+        ("/suspend bob", "There is no sub-reseller named “bob”."),
+        (
+            "/perm alice can_delete_users on",
+            "There is no sub-reseller named “alice”.",
+        ),
+        (
+            "/newreseller eve",
+            "You are not allowed to create sub-resellers.",
+        ),
+        ("/resellers", "You have no sub-resellers yet."),
+        ("/limit alice max_users 9999", "Only admins can do that."),
     ] {
         let reply = app.say(ALICE, cmd).await;
-        assert!(
-            reply.text.contains("Only admins can do that."),
-            "{cmd}: {}",
-            reply.text
-        );
+        assert!(reply.text.contains(refusal), "{cmd}: {}", reply.text);
     }
     assert_eq!(app.balance(ALICE).await, 70);
     assert_eq!(app.balance(BOB).await, 70);

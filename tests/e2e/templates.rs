@@ -260,12 +260,19 @@ async fn card_buttons_toggle_permissions_and_apply_templates_for_admins_only() {
             .allows(Permission::CanDeleteUsers)
     );
 
-    // Alice forges the admin's button for herself: refused, nothing changes.
+    // Alice forges the admin's button for herself: refused (a reseller sets permissions only
+    // of their own sub-resellers), nothing changes.
     let forged = toggled.button("✅ delete_users");
     let before = app.tg.sent().len();
     app.tg.press(ALICE, 1, &forged);
     let refusal = app.tg.wait_for(ALICE, before, "").await;
-    assert!(refusal.text.contains("Only admins"), "{}", refusal.text);
+    assert!(
+        refusal
+            .text
+            .contains("There is no sub-reseller named “alice”."),
+        "{}",
+        refusal.text
+    );
     let forged_template = toggled.button("📋 Apply premium");
     let before = app.tg.sent().len();
     app.tg.press(ALICE, 1, &forged_template);

@@ -3,7 +3,7 @@
 
 use super::{
     Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
-    subscribers,
+    subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -180,6 +180,11 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             limit,
             value,
         } => resellers::set_limit(ctx, &reseller, limit, value).await,
+        Request::Transfer { sub, days, back } => {
+            subresellers::transfer(ctx, &op, &sub, days, back).await
+        }
+        Request::Subs(None) => resellers::list(ctx, 0, None).await,
+        Request::Subs(Some((sub, page))) => subresellers::subscribers(ctx, &sub, page).await,
         Request::Buy | Request::Packages => payments::list(ctx).await,
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,

@@ -11,6 +11,7 @@ mod payments;
 mod press;
 mod resellers;
 mod stats;
+mod subresellers;
 mod subscribers;
 
 use crate::app::App;

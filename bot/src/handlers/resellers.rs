@@ -1,4 +1,5 @@
-//! Admin commands about resellers.
+//! Commands about resellers: admins manage all of them, a parent their own sub-resellers
+//! (core decides who may).
 
 use super::{Ctx, HandlerResult};
 use crate::{keyboards, render};
@@ -16,12 +17,16 @@ fn invite_text(me: &Me, reseller: &str, invite: &Invite) -> String {
 
 /// `/newreseller <username> [display name] [template]`: the last word is the template when
 /// it names one (so a display name ending in a template's name needs the template after it).
+/// A reseller creates a sub-reseller of their own, on the Basic template.
 pub(crate) async fn create(
     ctx: &Ctx,
     me: &Me,
     username: &Username,
     rest: Option<&str>,
 ) -> HandlerResult {
+    if !ctx.actor.is_admin() {
+        return create_sub(ctx, me, username, rest).await;
+    }
     let templates = match ctx.app.core.templates(&ctx.actor).await {
         Ok(t) => t,
         Err(e) => return ctx.refuse(&e).await,
@@ -55,6 +60,31 @@ pub(crate) async fn create(
     }
 }
 
+async fn create_sub(
+    ctx: &Ctx,
+    me: &Me,
+    username: &Username,
+    display: Option<&str>,
+) -> HandlerResult {
+    match ctx
+        .app
+        .core
+        .create_reseller(&ctx.actor, username, display)
+        .await
+    {
+        Ok(r) => {
+            ctx.say(&format!(
+                "✅ Sub-reseller <b>{}</b> created. Send them their invite link, then give them credits with /transfer {} &lt;days&gt;.\n\n{}",
+                escape(&r.username),
+                escape(&r.username),
+                invite_text(me, &r.username, &r.invite)
+            ))
+            .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
 pub(crate) async fn invite(ctx: &Ctx, me: &Me, reseller: &Username) -> HandlerResult {
     match ctx.app.core.new_invite(&ctx.actor, reseller).await {
         Ok(invite) => ctx.say(&invite_text(me, reseller.as_str(), &invite)).await,
@@ -62,11 +92,18 @@ pub(crate) async fn invite(ctx: &Ctx, me: &Me, reseller: &Username) -> HandlerRe
     }
 }
 
-/// A page of the reseller overview, sent new or edited into `message` when paging.
+/// A page of the reseller tree (an admin's: everyone; a reseller's: their sub-resellers), sent
+/// new or edited into `message` when paging.
 pub(crate) async fn list(ctx: &Ctx, page: i64, message: Option<MessageId>) -> HandlerResult {
-    match ctx.app.core.resellers(&ctx.actor, page).await {
+    let admin = ctx.actor.is_admin();
+    let listed = if admin {
+        ctx.app.core.resellers(&ctx.actor, page).await
+    } else {
+        ctx.app.core.subresellers(&ctx.actor, page).await
+    };
+    match listed {
         Ok(p) => {
-            let text = render::resellers(&p);
+            let text = render::resellers(&p, admin);
             let kb = keyboards::resellers_page(&p);
             match (message, kb) {
                 (Some(m), kb) => ctx.edit(m, &text, kb).await,
@@ -85,12 +122,18 @@ pub(crate) async fn detail(
     message: Option<MessageId>,
 ) -> HandlerResult {
     let core = &ctx.app.core;
-    let (card, templates) = match (
-        core.reseller(&ctx.actor, reseller).await,
-        core.templates(&ctx.actor).await,
-    ) {
-        (Ok(card), Ok(templates)) => (card, templates),
-        (Err(e), _) | (_, Err(e)) => return ctx.refuse(&e).await,
+    let card = match core.reseller(&ctx.actor, reseller).await {
+        Ok(card) => card,
+        Err(e) => return ctx.refuse(&e).await,
+    };
+    // Templates are the admins'; a parent's card of their sub-reseller has none to apply.
+    let templates = if ctx.actor.is_admin() {
+        match core.templates(&ctx.actor).await {
+            Ok(t) => t,
+            Err(e) => return ctx.refuse(&e).await,
+        }
+    } else {
+        Vec::new()
     };
     let text = render::reseller_detail(&card);
     let kb = keyboards::reseller_card(&card, &templates);
@@ -100,7 +143,8 @@ pub(crate) async fn detail(
     }
 }
 
-/// A permission button on a reseller's card: core checks the presser is an admin.
+/// A permission button on a reseller's card: core checks the presser is an admin or the
+/// reseller's parent, and that a sub-reseller gets nothing beyond their parent.
 pub(crate) async fn press_permission(
     ctx: &Ctx,
     card: MessageId,

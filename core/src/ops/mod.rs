@@ -13,7 +13,9 @@ mod invite;
 mod reseller_settings;
 mod reset;
 mod set_active;
+pub(crate) mod subresellers;
 mod templates;
+mod transfer;
 mod trial;
 
 pub use confirm::{Command, Outcome, Quote};
@@ -24,6 +26,7 @@ pub use delete::Deleted;
 pub use extend::Extended;
 pub use invite::Invite;
 pub use templates::TEMPLATE_TITLE_MAX;
+pub use transfer::Transferred;
 pub use trial::TRIAL_MAX_HOURS;
 
 use crate::db::Tx;

@@ -1,11 +1,14 @@
+use super::subresellers::{check_within_parent, not_a_subreseller, require_manager};
 use crate::audit::{self, Entry};
+use crate::db::Tx;
 use crate::domain::{Limit, LimitValue, Permission, Setting, Username};
 use crate::queries::resellers::{self, Reseller};
-use crate::{Actor, Core, Result};
+use crate::{Actor, Core, CoreError, Result};
 
 impl Core {
-    /// Suspends (`active = false`) or reinstates a reseller. A suspended reseller can neither
-    /// read nor change anything; their subscribers keep working.
+    /// Suspends (`active = false`) or reinstates a reseller, by an admin or by the reseller's
+    /// parent. A suspended reseller, and every sub-reseller below them, can neither read nor
+    /// change anything; their subscribers keep working.
     pub async fn set_reseller_active(
         &self,
         actor: &Actor,
@@ -22,7 +25,8 @@ impl Core {
     }
 
     /// Sets an explicit override of one permission: it holds whatever the reseller's template
-    /// says, until the admin applies a template with `reset`.
+    /// says, until the admin applies a template with `reset`. An admin or the reseller's parent
+    /// sets it; a sub-reseller is never given a permission their parent lacks.
     pub async fn set_permission(
         &self,
         actor: &Actor,
@@ -65,10 +69,15 @@ impl Core {
         setting: Setting,
         action: &str,
     ) -> Result<Reseller> {
-        actor.require_admin()?;
+        if let Setting::Limit(..) = setting {
+            actor.require_admin()?;
+        }
         let column = setting.column();
         let mut tx = self.db.begin_write().await?;
-        let r = resellers::by_username(&mut *tx, reseller).await?;
+        let r = managed(&mut tx, actor, reseller).await?;
+        if let Setting::Permission(p, on) = setting {
+            check_within_parent(&mut tx, &r, p, on).await?;
+        }
         let changed = sqlx::query(&format!(
             "INSERT INTO reseller_overrides (reseller_id, {column}) VALUES ($1, $2) \
              ON CONFLICT (reseller_id) DO UPDATE SET {column} = excluded.{column} \
@@ -108,9 +117,8 @@ impl Core {
         value: i64,
         action: &str,
     ) -> Result<Reseller> {
-        actor.require_admin()?;
         let mut tx = self.db.begin_write().await?;
-        let r = resellers::by_username(&mut *tx, reseller).await?;
+        let r = managed(&mut tx, actor, reseller).await?;
         let changed = sqlx::query(&format!(
             "UPDATE resellers SET {column} = $1 WHERE id = $2 AND {column} <> $1"
         ))
@@ -138,4 +146,17 @@ impl Core {
         tx.commit().await?;
         Ok(updated)
     }
+}
+
+/// The reseller `username` if `actor` manages them (see [`require_manager`]); to a parent,
+/// anyone else is "not found", whether they exist or not.
+async fn managed(tx: &mut Tx, actor: &Actor, username: &Username) -> Result<Reseller> {
+    let r = match resellers::by_username(&mut **tx, username).await {
+        Err(CoreError::NotFound { .. }) if !actor.is_admin() => {
+            return Err(not_a_subreseller(username.as_str()));
+        }
+        other => other?,
+    };
+    require_manager(tx, actor, &r).await?;
+    Ok(r)
 }

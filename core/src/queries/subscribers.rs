@@ -273,6 +273,52 @@ impl Core {
         })
     }
 
+    /// A page of a sub-reseller's subscribers for their parent, read-only, newest first. The
+    /// parent needs `can_view_users` themselves; figures their permissions hide stay hidden.
+    pub async fn subreseller_subscribers(
+        &self,
+        actor: &Actor,
+        sub: &Username,
+        page: i64,
+    ) -> Result<Page<Subscriber>> {
+        let Actor::Reseller(_) = actor else {
+            return Err(crate::CoreError::ResellersOnly);
+        };
+        let mut conn = self.db.read().acquire().await?;
+        let child = match resellers::by_username(&mut *conn, sub).await {
+            Err(crate::CoreError::NotFound { .. }) => {
+                return Err(crate::ops::subresellers::not_a_subreseller(sub.as_str()));
+            }
+            other => other?,
+        };
+        let parent = crate::ops::subresellers::require_manager(&mut conn, actor, &child)
+            .await?
+            .ok_or(crate::CoreError::ResellersOnly)?;
+        parent.require(Permission::CanViewUsers)?;
+        let total: i64 = sqlx::query_scalar("SELECT subscriber_count FROM resellers WHERE id = $1")
+            .bind(child.id.0)
+            .fetch_one(&mut *conn)
+            .await?;
+        let page = clamp_page(page, total);
+        let items = sqlx::query(&format!(
+            "SELECT {COLUMNS} {FROM} WHERE s.reseller_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(child.id.0)
+        .bind(PER_PAGE)
+        .bind(page * PER_PAGE)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok(with_visible_figures(from_row(row)?, Some(&parent))))
+        .collect::<std::result::Result<_, sqlx::Error>>()?;
+        Ok(Page {
+            items,
+            page,
+            per_page: PER_PAGE,
+            total,
+        })
+    }
+
     /// One subscriber, if the actor may see it.
     pub async fn subscriber(&self, actor: &Actor, username: &Username) -> Result<Subscriber> {
         let mut conn = self.db.read().acquire().await?;
