@@ -124,10 +124,12 @@ impl Core {
 }
 
 /// Locks the reseller's row for the rest of `tx` (on SQLite the write transaction already holds
-/// the database) and returns what a trial costs them.
+/// the database) and returns what a trial costs them. `NO KEY UPDATE`, not `UPDATE`: inserting
+/// a subscriber takes a key-share lock on its reseller's row, which `FOR UPDATE` conflicts with,
+/// so a trial racing the same reseller's create could deadlock on PostgreSQL.
 async fn lock_for_trial(tx: &mut Tx, backend: Backend, id: ResellerId) -> Result<i64> {
     let lock = match backend {
-        Backend::Postgres => " FOR UPDATE OF r",
+        Backend::Postgres => " FOR NO KEY UPDATE OF r",
         Backend::Sqlite => "",
     };
     let cost: Option<i64> = sqlx::query_scalar(&format!(
