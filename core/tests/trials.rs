@@ -247,3 +247,51 @@ async fn extending_a_trial_charges_full_days_from_now_and_clears_it() {
         done.value.expires_at.timestamp() + 5 * 86_400
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trials_racing_the_same_resellers_paid_creates_all_go_through() {
+    let core = testing::core().await;
+    let alice = reseller_on(&core, "alice", "basic", 100).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let core = core.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                trial(&core, &alice, &format!("trial{i}"), None).await
+            } else {
+                core.create_subscriber(
+                    &alice,
+                    &OperationId::random(),
+                    &name(&format!("paid{i}")),
+                    Days::parse("10").unwrap(),
+                )
+                .await
+                .map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        // A deadlock between the trial's row lock and a create's insert would surface here as
+        // an internal error.
+        t.await
+            .expect("joins")
+            .expect("every trial and create succeeds");
+    }
+    assert_eq!(
+        core.me(match alice {
+            Actor::Reseller(id) => id,
+            Actor::Admin(_) => unreachable!(),
+        })
+        .await
+        .expect("reseller")
+        .balance,
+        50
+    );
+    assert!(
+        core.verify_ledger()
+            .await
+            .expect("runs")
+            .violations
+            .is_empty()
+    );
+}
