@@ -1,12 +1,12 @@
 //! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
 //! saying what was wrong and how to write it.
 
+use reseller_core::activity::LogFilter;
+use reseller_core::domain::CredentialsTemplate;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,
 };
-use reseller_core::activity::LogFilter;
-use reseller_core::domain::CredentialsTemplate;
 use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
@@ -155,7 +155,8 @@ fn parse_brand(raw: &str) -> Result<Request, String> {
         "preview" if rest.trim().is_empty() => Request::BrandPreview,
         "logo" if rest.trim().is_empty() => Request::BrandLogo,
         "support" => Request::BrandSupport(
-            Label::parse(rest, "A support line", reseller_core::ops::SUPPORT_MAX).map_err(usage(u))?,
+            Label::parse(rest, "A support line", reseller_core::ops::SUPPORT_MAX)
+                .map_err(usage(u))?,
         ),
         "template" => Request::BrandTemplate(CredentialsTemplate::parse(rest).map_err(usage(u))?),
         _ => Request::Brand(Label::parse(raw, "A panel name", 64).map_err(usage(u))?),
@@ -174,7 +175,11 @@ fn parse_logs(args: &[&str]) -> Result<Request, String> {
         Some((last, rest)) if !csv && last.chars().all(|c| c.is_ascii_digit()) => {
             match last.parse::<i64>() {
                 Ok(n) if n >= 1 => (n - 1, rest),
-                _ => return Err(format!("Pages start at 1; you gave {last}.\nUsage: {LOGS_USAGE}")),
+                _ => {
+                    return Err(format!(
+                        "Pages start at 1; you gave {last}.\nUsage: {LOGS_USAGE}"
+                    ));
+                }
             }
         }
         _ => (0, args),
@@ -575,7 +580,11 @@ mod tests {
                 .unwrap_err()
                 .contains("Unknown placeholder {user}. Use only: {panel}")
         );
-        assert!(p("/logs 0").unwrap_err().contains("Pages start at 1; you gave 0"));
+        assert!(
+            p("/logs 0")
+                .unwrap_err()
+                .contains("Pages start at 1; you gave 0")
+        );
         let pasted = p(&format!("/{}", "x".repeat(5000))).unwrap_err();
         assert!(pasted.contains("/xxxx") && pasted.len() < 120, "{pasted}");
         assert!(

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use reseller_core::Actor;
 use reseller_core::activity::{Happening, LogEntry, Who};
-use reseller_core::domain::{Limit, Placeholder};
 use reseller_core::domain::Permission;
+use reseller_core::domain::{Limit, Placeholder};
 use reseller_core::ledger::Kind;
 use reseller_core::ops::{Command, Outcome, Quote};
 use reseller_core::queries::Page;
@@ -624,10 +624,16 @@ pub(crate) fn log_sentence(e: &LogEntry) -> String {
             format!("deleted {target} ({days_left} paid days left)")
         }
         Happening::Notes => format!("changed the notes on {target}"),
-        Happening::Granted { credits: c, note: n } => {
+        Happening::Granted {
+            credits: c,
+            note: n,
+        } => {
             format!("granted {} credits to {target}{}", credits(*c), note(n))
         }
-        Happening::Deducted { credits: c, note: n } => {
+        Happening::Deducted {
+            credits: c,
+            note: n,
+        } => {
             format!("deducted {} credits from {target}{}", credits(*c), note(n))
         }
         Happening::ResellerCreated => format!("created reseller {target}"),

@@ -109,7 +109,10 @@ fn actions(word: &str) -> Option<Vec<&'static str>> {
 }
 
 fn unknown_action(v: &str) -> ParseError {
-    let mut short: Vec<&str> = ACTIONS.iter().filter_map(|a| a.rsplit('.').next()).collect();
+    let mut short: Vec<&str> = ACTIONS
+        .iter()
+        .filter_map(|a| a.rsplit('.').next())
+        .collect();
     short.sort_unstable();
     short.dedup();
     ParseError(format!(
@@ -140,24 +143,45 @@ pub enum Who {
 /// What happened, from the action and its details. Unknown actions keep their name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Happening {
-    Created { days: i64 },
-    Trial { hours: i64 },
-    Extended { days: i64 },
+    Created {
+        days: i64,
+    },
+    Trial {
+        hours: i64,
+    },
+    Extended {
+        days: i64,
+    },
     Reset,
     Enabled,
     Disabled,
-    Deleted { days_left: i64 },
+    Deleted {
+        days_left: i64,
+    },
     Notes,
-    Granted { credits: i64, note: Option<String> },
-    Deducted { credits: i64, note: Option<String> },
+    Granted {
+        credits: i64,
+        note: Option<String>,
+    },
+    Deducted {
+        credits: i64,
+        note: Option<String>,
+    },
     ResellerCreated,
     Suspended,
     Unsuspended,
     /// A permission or limit override: the setting and its new value.
-    Setting { setting: String, value: String },
+    Setting {
+        setting: String,
+        value: String,
+    },
     /// Which part of the branding changed.
-    Branding { part: String },
-    Other { action: String },
+    Branding {
+        part: String,
+    },
+    Other {
+        action: String,
+    },
 }
 
 impl Happening {
@@ -166,7 +190,9 @@ impl Happening {
         let text = |k: &str| d[k].as_str().map(str::to_string);
         match action {
             "subscriber.create" => Happening::Created { days: int("days") },
-            "subscriber.trial" => Happening::Trial { hours: int("hours") },
+            "subscriber.trial" => Happening::Trial {
+                hours: int("hours"),
+            },
             "subscriber.extend" => Happening::Extended { days: int("days") },
             "subscriber.reset" => Happening::Reset,
             "subscriber.enable" => Happening::Enabled,
@@ -246,7 +272,10 @@ impl Query {
         if wh.is_empty() {
             wh = "1 = 1".into();
         }
-        format!("{} SELECT {select} FROM audit_log l WHERE {wh} {tail}", self.with)
+        format!(
+            "{} SELECT {select} FROM audit_log l WHERE {wh} {tail}",
+            self.with
+        )
     }
 
     fn apply<'q>(
@@ -278,9 +307,7 @@ impl Core {
             .await?
             .try_get("n")?;
         let page = clamp_page(page, total);
-        let items = self
-            .log_rows(&q, PER_PAGE, page * PER_PAGE)
-            .await?;
+        let items = self.log_rows(&q, PER_PAGE, page * PER_PAGE).await?;
         Ok(Page {
             items,
             page,
@@ -290,7 +317,11 @@ impl Core {
     }
 
     /// Every row the filter selects, newest first, up to [`CSV_MAX`]: for an export.
-    pub async fn activity_export(&self, actor: &Actor, filter: &LogFilter) -> Result<Vec<LogEntry>> {
+    pub async fn activity_export(
+        &self,
+        actor: &Actor,
+        filter: &LogFilter,
+    ) -> Result<Vec<LogEntry>> {
         let q = self.log_query(actor, filter).await?;
         self.log_rows(&q, CSV_MAX, 0).await
     }
@@ -355,7 +386,10 @@ impl Core {
         let mut actor_ids = Vec::new();
         for r in &rows {
             let actor: String = r.try_get("actor")?;
-            if let Some(id) = actor.strip_prefix("reseller:").and_then(|i| i.parse::<i64>().ok()) {
+            if let Some(id) = actor
+                .strip_prefix("reseller:")
+                .and_then(|i| i.parse::<i64>().ok())
+            {
                 actor_ids.push(id);
             }
             let action: String = r.try_get("action")?;

@@ -97,7 +97,11 @@ async fn the_template_is_used_on_create_reset_and_show() {
     let broken = app
         .say_expecting(ALICE, "/brand template <b>{username}", "not valid")
         .await;
-    assert!(broken.text.contains("Nothing was changed"), "{}", broken.text);
+    assert!(
+        broken.text.contains("Nothing was changed"),
+        "{}",
+        broken.text
+    );
     let long = format!("/brand template {}", "{m3u_url}".repeat(60));
     let too_long = app.say_expecting(ALICE, &long, "characters").await;
     assert!(
@@ -115,7 +119,8 @@ async fn the_logo_goes_with_the_credentials_and_the_preview() {
     let app = TestApp::spawn().await;
     branded_reseller(&app, "alice", ALICE).await;
     let before = app.tg.sent().len();
-    app.tg.send_captioned_photo(ALICE, "logo-file", "/brand logo");
+    app.tg
+        .send_captioned_photo(ALICE, "logo-file", "/brand logo");
     app.tg.wait_for(ALICE, before, "Logo saved").await;
     let stored = app
         .core

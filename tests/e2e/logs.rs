@@ -28,7 +28,11 @@ async fn reseller_with_logs(app: &TestApp, name: &str, user: i64) {
 fn lines(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("• "))
-        .map(|l| l.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+        .map(|l| {
+            l.replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+        })
         .collect()
 }
 
@@ -105,10 +109,15 @@ async fn a_reseller_reads_their_own_and_their_sub_resellers_activity_as_sentence
     // Bob sees none of alice's rows, even by name.
     let bobs = all_lines(&app, BOB, "").await;
     assert!(
-        bobs.iter().any(|l| l.starts_with("bob created bob.sub for 10 days")),
+        bobs.iter()
+            .any(|l| l.starts_with("bob created bob.sub for 10 days")),
         "{bobs:?}"
     );
-    assert!(bobs.iter().all(|l| !l.contains("alice") && !l.contains("john")), "{bobs:?}");
+    assert!(
+        bobs.iter()
+            .all(|l| !l.contains("alice") && !l.contains("john")),
+        "{bobs:?}"
+    );
     let probe = app.say(BOB, "/logs john.doe").await;
     assert!(probe.text.contains("No activity matches"), "{}", probe.text);
     let probe = app.say(BOB, "/logs reseller=alice").await;
@@ -129,7 +138,10 @@ async fn an_admin_filters_and_pages_everything() {
         .say_expecting(ADMIN, "/logs reseller=bob", "Activity")
         .await;
     let bobs = lines(&bobs.text);
-    assert!(bobs.iter().any(|l| l.starts_with("bob created bob.sub")), "{bobs:?}");
+    assert!(
+        bobs.iter().any(|l| l.starts_with("bob created bob.sub")),
+        "{bobs:?}"
+    );
     assert!(bobs.iter().all(|l| !l.contains("john.doe")), "{bobs:?}");
 
     let dated = app
@@ -146,27 +158,41 @@ async fn an_admin_filters_and_pages_everything() {
     assert!(past.text.contains("No activity matches"), "{}", past.text);
     let backwards = app.say(ADMIN, "/logs from=2026-11-30 to=2026-11-01").await;
     assert!(
-        backwards.text.contains("from=2026-11-30 is after to=2026-11-01"),
+        backwards
+            .text
+            .contains("from=2026-11-30 is after to=2026-11-01"),
         "{}",
         backwards.text
     );
 
     // Pages of ten, newest first, each row once.
-    let total = app.core.scalar_for_tests("SELECT COUNT(*) FROM audit_log").await;
+    let total = app
+        .core
+        .scalar_for_tests("SELECT COUNT(*) FROM audit_log")
+        .await;
     assert!(total > 10 && total <= 20, "{total} rows make two pages");
     let first = app.say_expecting(ADMIN, "/logs", "Activity").await;
     assert!(
-        first.text.contains(&format!("({total} entries, page 1 of 2)")),
+        first
+            .text
+            .contains(&format!("({total} entries, page 1 of 2)")),
         "{}",
         first.text
     );
-    assert!(first.text.contains("Next page: <code>/logs 2</code>"), "{}", first.text);
+    assert!(
+        first.text.contains("Next page: <code>/logs 2</code>"),
+        "{}",
+        first.text
+    );
     let second = app.say_expecting(ADMIN, "/logs 2", "Activity").await;
     assert!(second.text.contains("page 2 of 2"), "{}", second.text);
     let (a, b) = (lines(&first.text), lines(&second.text));
     assert_eq!((a.len() as i64, b.len() as i64), (10, total - 10));
     assert!(a.iter().all(|l| !b.contains(l)), "{a:#?} then {b:#?}");
-    assert!(b.last().unwrap().contains("reseller"), "the oldest row is the first reseller's creation: {b:?}");
+    assert!(
+        b.last().unwrap().contains("reseller"),
+        "the oldest row is the first reseller's creation: {b:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,19 +217,31 @@ async fn the_csv_export_parses_and_matches_the_log() {
     let mut reader = csv::Reader::from_reader(upload.bytes.as_slice());
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
-        ["time", "actor", "action", "reseller", "target", "sentence", "details"]
+        [
+            "time", "actor", "action", "reseller", "target", "sentence", "details"
+        ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     let sentences: Vec<&str> = rows.iter().map(|r| &r[5]).collect();
-    assert_eq!(sentences, shown, "the file holds what /logs shows, in order");
+    assert_eq!(
+        sentences, shown,
+        "the file holds what /logs shows, in order"
+    );
     let extend = rows
         .iter()
         .find(|r| &r[2] == "subscriber.extend")
         .expect("the extension is in the file");
-    assert_eq!((&extend[1], &extend[3], &extend[4]), ("alice", "alice", "john.doe"));
+    assert_eq!(
+        (&extend[1], &extend[3], &extend[4]),
+        ("alice", "alice", "john.doe")
+    );
     assert!(extend[0].starts_with(&today), "{:?}", &extend[0]);
     let details: serde_json::Value = serde_json::from_str(&extend[6]).unwrap();
     assert_eq!(details["days"], 15);
     assert!(rows.iter().all(|r| &r[4] != "bob.sub"));
-    assert!(upload.caption.contains(&format!("{} entries", rows.len())), "{}", upload.caption);
+    assert!(
+        upload.caption.contains(&format!("{} entries", rows.len())),
+        "{}",
+        upload.caption
+    );
 }

@@ -783,7 +783,9 @@ async fn handle(
             let buttons = buttons(&params);
             let mut inner = shared.inner.lock().expect("fake Telegram state");
             if let (true, Some(id)) = (method == "sendphoto", params["photo"].as_str()) {
-                inner.photos_by_id.push((chat_id, id.to_string(), text.clone()));
+                inner
+                    .photos_by_id
+                    .push((chat_id, id.to_string(), text.clone()));
             }
             for (_, file_name, bytes) in files {
                 inner.uploads.push(Upload {

@@ -101,8 +101,10 @@ pub(crate) async fn set(ctx: &Ctx, change: BrandChange) -> HandlerResult {
     };
     match ctx.app.core.set_branding(&ctx.actor, None, &change).await {
         Ok(_) => {
-            ctx.say(&format!("✅ {done}. /brand preview shows what subscribers get."))
-                .await
+            ctx.say(&format!(
+                "✅ {done}. /brand preview shows what subscribers get."
+            ))
+            .await
         }
         Err(e) => ctx.refuse(&e).await,
     }

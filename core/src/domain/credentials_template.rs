@@ -52,9 +52,7 @@ impl Placeholder {
 
     /// `{panel}, {username}, ...`: the list shown when a template names another.
     pub fn list() -> String {
-        Self::ALL
-            .map(|p| format!("{{{}}}", p.name()))
-            .join(", ")
+        Self::ALL.map(|p| format!("{{{}}}", p.name())).join(", ")
     }
 }
 
@@ -90,7 +88,9 @@ impl CredentialsTemplate {
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
             let word = after.find('}').map(|close| &after[..close]).filter(|w| {
-                !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+                !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
             });
             match word {
                 Some(w) => {
@@ -121,7 +121,11 @@ impl CredentialsTemplate {
             return Err(ParseError(format!(
                 "Unknown placeholder{} {}. Use only: {}.",
                 if unknown.len() > 1 { "s" } else { "" },
-                unknown.iter().map(|w| format!("{{{w}}}")).collect::<Vec<_>>().join(", "),
+                unknown
+                    .iter()
+                    .map(|w| format!("{{{w}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 Placeholder::list()
             )));
         }

@@ -2,7 +2,9 @@
 //! template) and subscriber notes.
 
 use crate::audit::{self, Entry};
-use crate::domain::{CredentialsTemplate, Label, OperationId, ParseError, Permission, ResellerId, Username};
+use crate::domain::{
+    CredentialsTemplate, Label, OperationId, ParseError, Permission, ResellerId, Username,
+};
 use crate::idempotency::Claim;
 use crate::queries::subscribers::Credentials;
 use crate::queries::{resellers, subscribers};
@@ -151,7 +153,11 @@ impl Core {
         let branding = load(&mut conn, me.id).await?;
         Ok(Credentials {
             username: "demo.user".into(),
-            password: "Xy7&k<9Qp2".chars().cycle().take(self.policy.password_length.max(1)).collect(),
+            password: "Xy7&k<9Qp2"
+                .chars()
+                .cycle()
+                .take(self.policy.password_length.max(1))
+                .collect(),
             token: String::new(),
             expires_at: crate::core::to_time(crate::core::now() + 30 * 86_400),
             max_connections: me.max_connections_per_user,
