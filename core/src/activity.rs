@@ -256,7 +256,7 @@ enum Bind {
 
 /// The scope and filters as SQL over `audit_log l`, with their binds in order.
 struct Query {
-    with: &'static str,
+    with: String,
     clauses: Vec<String>,
     binds: Vec<Bind>,
 }
@@ -329,17 +329,19 @@ impl Core {
     /// The asker's scope (refusing a reseller without `can_view_logs`) and the filters.
     async fn log_query(&self, actor: &Actor, f: &LogFilter) -> Result<Query> {
         let mut q = Query {
-            with: "",
+            with: String::new(),
             clauses: Vec::new(),
             binds: Vec::new(),
         };
         if let Actor::Reseller(id) = actor {
             let me = resellers::by_id(self.db.read(), *id).await?;
             me.require(Permission::CanViewLogs)?;
-            // Their own rows and every sub-reseller's, however deep.
-            q.with = "WITH RECURSIVE scope(id) AS (SELECT id FROM resellers WHERE id = $1 \
-                      UNION ALL SELECT r.id FROM resellers r JOIN scope s ON r.parent_id = s.id)";
-            q.bind(Bind::Int(me.id.0));
+            // Their own rows and every sub-reseller's, however deep (UNION: a cycle ends).
+            let p = q.bind(Bind::Int(me.id.0));
+            q.with = format!(
+                "WITH RECURSIVE scope(id) AS (SELECT id FROM resellers WHERE id = {p} \
+                 UNION SELECT r.id FROM resellers r JOIN scope s ON r.parent_id = s.id)"
+            );
             q.clauses
                 .push("l.reseller_id IN (SELECT id FROM scope)".into());
         }

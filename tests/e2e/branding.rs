@@ -189,6 +189,8 @@ async fn a_reseller_without_the_permission_is_refused() {
     app.tg.send_captioned_photo(BOB, "bob-logo", "/brand logo");
     let reply = app.tg.wait_for(BOB, before, "").await;
     assert!(reply.text.contains("not allowed"), "{}", reply.text);
+    let admin = app.say(ADMIN, "/brand support call me").await;
+    assert!(admin.text.contains("/panelname"), "{}", admin.text);
     assert_eq!(audited(&app, "reseller.branding").await, 0);
     assert!(app.tg.photos_by_id().is_empty());
 }

@@ -6,6 +6,7 @@ use crate::{html, render, reply};
 use reseller_core::domain::{CredentialsTemplate, Username};
 use reseller_core::ops::BrandChange;
 use reseller_core::queries::subscribers::Credentials;
+use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{InputFile, ParseMode, PhotoSize};
 use teloxide::utils::html::escape;
@@ -15,7 +16,8 @@ const MAX_CAPTION: usize = 1024;
 
 /// Sends the credentials a subscriber gets. With a logo, one photo captioned with the
 /// credentials when they fit a caption (one message to forward, logo and all); otherwise the
-/// logo and then the text, since Telegram refuses a caption over 1,024 characters.
+/// logo and then the text, since Telegram refuses a caption over 1,024 characters. A logo
+/// Telegram no longer accepts costs the logo, never the credentials.
 pub(crate) async fn send_credentials(ctx: &Ctx, c: &Credentials) -> HandlerResult {
     let text = render::credentials(c, &ctx.app.stream_url);
     let Some(logo) = &c.branding.logo else {
@@ -23,7 +25,7 @@ pub(crate) async fn send_credentials(ctx: &Ctx, c: &Credentials) -> HandlerResul
     };
     let photo = InputFile::file_id(logo.clone().into());
     let fits = html::check(&text).is_ok_and(|n| n <= MAX_CAPTION);
-    reply::retrying(|| {
+    let sent = reply::retrying(|| {
         let req = ctx.bot.send_photo(ctx.chat, photo.clone());
         if fits {
             req.caption(&text).parse_mode(ParseMode::Html).into_future()
@@ -31,8 +33,16 @@ pub(crate) async fn send_credentials(ctx: &Ctx, c: &Credentials) -> HandlerResul
             req.into_future()
         }
     })
-    .await?;
-    if fits { Ok(()) } else { ctx.say(&text).await }
+    .await;
+    match sent {
+        Ok(_) if fits => Ok(()),
+        Ok(_) => ctx.say(&text).await,
+        Err(RequestError::Api(e)) => {
+            tracing::warn!(error = %e, "logo refused by Telegram; credentials sent as text");
+            ctx.say(&text).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether `c` goes out with a logo, so not as text in a confirmation card.
@@ -93,6 +103,11 @@ pub(crate) async fn set_template(ctx: &Ctx, template: CredentialsTemplate) -> Ha
 
 /// Saves one part of the caller's own branding.
 pub(crate) async fn set(ctx: &Ctx, change: BrandChange) -> HandlerResult {
+    if ctx.actor.is_admin() {
+        return ctx
+            .say("Logo, support line and template are each reseller's own (/brand, as the reseller). Admins name a reseller's panel with /panelname &lt;reseller&gt; &lt;panel name&gt;.")
+            .await;
+    }
     let done = match &change {
         BrandChange::Logo(_) => "Logo saved",
         BrandChange::Support(_) => "Support line saved",

@@ -25,14 +25,14 @@ pub enum BrandChange {
 }
 
 impl BrandChange {
-    /// What the audit row says changed. The template and support line are the reseller's own
-    /// text, kept so an admin can see what subscribers were sent.
-    fn details(&self) -> (&'static str, serde_json::Value) {
+    /// The column it writes, the key its audit row names (the activity log reads it back) and
+    /// the value: the reseller's own text, kept so an admin can see what subscribers were sent.
+    fn parts(&self) -> (&'static str, &'static str, &str) {
         match self {
-            BrandChange::PanelName(n) => ("panel_name", n.as_str().into()),
-            BrandChange::Logo(id) => ("logo", id.as_str().into()),
-            BrandChange::Support(s) => ("support", s.as_str().into()),
-            BrandChange::Template(t) => ("template", t.as_str().into()),
+            BrandChange::PanelName(n) => ("panel_name", "panel_name", n.as_str()),
+            BrandChange::Logo(id) => ("brand_logo", "logo", id.as_str()),
+            BrandChange::Support(s) => ("brand_support", "support", s.as_str()),
+            BrandChange::Template(t) => ("brand_template", "template", t.as_str()),
         }
     }
 }
@@ -113,16 +113,9 @@ impl Core {
                 });
             }
         };
-        let (column, value) = change.details();
-        // `column` is one of four names above, never input.
-        let col = match column {
-            "panel_name" => "panel_name",
-            "logo" => "brand_logo",
-            "support" => "brand_support",
-            _ => "brand_template",
-        };
-        sqlx::query(&format!("UPDATE resellers SET {col} = $1 WHERE id = $2"))
-            .bind(value.as_str().unwrap_or_default().to_string())
+        let (column, key, value) = change.parts();
+        sqlx::query(&format!("UPDATE resellers SET {column} = $1 WHERE id = $2"))
+            .bind(value)
             .bind(r.id.0)
             .execute(&mut *tx)
             .await?;
@@ -133,7 +126,7 @@ impl Core {
                 action: "reseller.branding",
                 reseller: Some(r.id),
                 target: Some(&r.username),
-                details: serde_json::json!({ column: value }),
+                details: serde_json::json!({ key: value }),
             },
         )
         .await?;
