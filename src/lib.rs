@@ -209,6 +209,7 @@ impl Application {
             import: settings.playlist_import(),
             mode: settings.bot_mode().map_err(anyhow::Error::msg)?,
             guide: settings.guide(),
+            stream_url: settings.stream_url.clone(),
         };
         Ok(Application {
             core,

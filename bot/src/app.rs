@@ -34,6 +34,8 @@ pub struct BotSettings {
     pub mode: BotMode,
     /// How the programme guide is fetched.
     pub guide: crate::guide::GuideSettings,
+    /// The public streaming URL, for the playlist and player API links on credentials.
+    pub stream_url: url::Url,
 }
 
 /// How updates arrive (`BOT_MODE`).
@@ -70,6 +72,7 @@ pub(crate) struct App {
     pub return_url: String,
     pub import: crate::playlist::ImportSettings,
     pub guide: crate::guide::GuideSettings,
+    pub stream_url: url::Url,
 }
 
 /// The HTTP route Telegram delivers updates to in webhook mode; none in polling mode. The
@@ -129,6 +132,7 @@ pub async fn run(
         return_url: me.tme_url().to_string(),
         import: settings.import,
         guide: settings.guide,
+        stream_url: settings.stream_url,
     });
     // The default distribution function keys updates by chat: one chat's updates are handled
     // in order, different chats' concurrently.

@@ -1,6 +1,8 @@
 //! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
 //! saying what was wrong and how to write it.
 
+use reseller_core::activity::LogFilter;
+use reseller_core::domain::CredentialsTemplate;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,
@@ -36,6 +38,21 @@ pub(crate) enum Request {
     Brand(Label),
     /// An admin names a reseller's panel.
     PanelName(Username, Label),
+    /// `/brand logo` as the caption of a photo.
+    BrandLogo,
+    /// `/brand support <text>`.
+    BrandSupport(Label),
+    /// `/brand template <text>`, line breaks kept.
+    BrandTemplate(CredentialsTemplate),
+    /// `/brand preview`: what a subscriber gets.
+    BrandPreview,
+    /// `/logs [csv] [filters] [page]`; `page` zero-based; `words`, the filters as typed.
+    Logs {
+        filter: LogFilter,
+        page: i64,
+        csv: bool,
+        words: String,
+    },
     /// The last word of `rest` may name a template: the handler asks core which ones exist.
     NewReseller {
         username: Username,
@@ -127,8 +144,60 @@ pub(crate) fn parse(text: &str, bot_username: &str) -> Option<Result<Request, St
         Some(_) => return None,
         None => head,
     };
+    let name = name.to_ascii_lowercase();
+    if name == "brand" {
+        return Some(parse_brand(args));
+    }
     let args: Vec<&str> = args.split_whitespace().collect();
-    Some(parse_command(&name.to_ascii_lowercase(), &args))
+    Some(parse_command(&name, &args))
+}
+
+const BRAND_USAGE: &str = "/brand <panel name>, /brand support <text>, /brand template <text with {placeholders}>, /brand preview, or send a photo with the caption /brand logo";
+
+/// `/brand ...`, from the raw text after the command: a template keeps its line breaks.
+fn parse_brand(raw: &str) -> Result<Request, String> {
+    let u = BRAND_USAGE;
+    let raw = raw.trim();
+    let (first, rest) = raw.split_once(char::is_whitespace).unwrap_or((raw, ""));
+    Ok(match first.to_ascii_lowercase().as_str() {
+        "preview" if rest.trim().is_empty() => Request::BrandPreview,
+        "logo" if rest.trim().is_empty() => Request::BrandLogo,
+        "support" => Request::BrandSupport(
+            Label::parse(rest, "A support line", reseller_core::ops::SUPPORT_MAX)
+                .map_err(usage(u))?,
+        ),
+        "template" => Request::BrandTemplate(CredentialsTemplate::parse(rest).map_err(usage(u))?),
+        _ => Request::Brand(Label::parse(raw, "A panel name", 64).map_err(usage(u))?),
+    })
+}
+
+const LOGS_USAGE: &str = "/logs [csv] [username|action] [reseller=<name>] [action=<action>] [from=YYYY-MM-DD] [to=YYYY-MM-DD] [page], e.g. /logs extend 2";
+
+/// `/logs`: `csv` first for the file, a page number last.
+fn parse_logs(args: &[&str]) -> Result<Request, String> {
+    let (csv, args) = match args.split_first() {
+        Some((first, rest)) if first.eq_ignore_ascii_case("csv") => (true, rest),
+        _ => (false, args),
+    };
+    let (page, args) = match args.split_last() {
+        Some((last, rest)) if !csv && last.chars().all(|c| c.is_ascii_digit()) => {
+            match last.parse::<i64>() {
+                Ok(n) if n >= 1 => (n - 1, rest),
+                _ => {
+                    return Err(format!(
+                        "Pages start at 1; you gave {last}.\nUsage: {LOGS_USAGE}"
+                    ));
+                }
+            }
+        }
+        _ => (0, args),
+    };
+    Ok(Request::Logs {
+        filter: LogFilter::parse(args).map_err(usage(LOGS_USAGE))?,
+        page,
+        csv,
+        words: args.join(" "),
+    })
 }
 
 fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
@@ -208,7 +277,7 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 None => return Err(format!("Usage: {u}")),
             }
         }
-        "brand" => Request::Brand(Label::parse(&args.join(" "), "A panel name", 64).map_err(usage("/brand <panel name>"))?),
+        "logs" => parse_logs(args)?,
         "panelname" => {
             let u = "/panelname <reseller> <panel name>";
             match args.split_first() {
@@ -480,6 +549,18 @@ mod tests {
         );
         assert!(p("/trial").unwrap_err().starts_with("Usage: /trial"));
         assert_eq!(parse("/new@otherbot", "testbot"), None);
+        assert!(matches!(
+            p("/brand template <b>{panel}</b>\nUser: {username}"),
+            Ok(Request::BrandTemplate(t)) if t.as_str() == "<b>{panel}</b>\nUser: {username}"
+        ));
+        assert_eq!(
+            p("/brand My Panel"),
+            Ok(Request::Brand(Label::parse("My Panel", "", 64).unwrap()))
+        );
+        assert!(matches!(
+            p("/logs alice 3"),
+            Ok(Request::Logs { filter, page: 2, csv: false, .. }) if filter.user.as_ref().map(|u| u.as_str()) == Some("alice")
+        ));
         assert_eq!(parse("hello", "testbot"), None);
         assert_eq!(
             p("/users expiring jo"),
@@ -564,6 +645,16 @@ mod tests {
             p("/template apply gold alice now")
                 .unwrap_err()
                 .contains("Only “reset”")
+        );
+        assert!(
+            p("/brand template Hi {user}")
+                .unwrap_err()
+                .contains("Unknown placeholder {user}. Use only: {panel}")
+        );
+        assert!(
+            p("/logs 0")
+                .unwrap_err()
+                .contains("Pages start at 1; you gave 0")
         );
         let pasted = p(&format!("/{}", "x".repeat(5000))).unwrap_err();
         assert!(pasted.contains("/xxxx") && pasted.len() < 120, "{pasted}");

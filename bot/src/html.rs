@@ -96,6 +96,18 @@ fn tokens(html: &str) -> Result<Vec<Token<'_>>, String> {
     }
 }
 
+/// The visible length of `html` (UTF-16 code units, as Telegram counts), or why Telegram would
+/// refuse it: for text a user saves to be sent later, such as a credentials template.
+pub(crate) fn check(html: &str) -> Result<usize, String> {
+    Ok(tokens(html)?
+        .iter()
+        .map(|t| match t {
+            Token::Char { units, .. } => *units,
+            _ => 0,
+        })
+        .sum())
+}
+
 /// The character an entity such as `&amp;` or `&#8364;` stands for.
 fn entity(raw: &str) -> Option<char> {
     let name = raw.strip_prefix('&')?.strip_suffix(';')?;

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use reseller_core::Actor;
-use reseller_core::domain::Limit;
+use reseller_core::activity::{Happening, LogEntry, Who};
 use reseller_core::domain::Permission;
+use reseller_core::domain::{Limit, Placeholder};
 use reseller_core::ledger::Kind;
 use reseller_core::ops::{Command, Outcome, Quote, Transferred};
 use reseller_core::queries::Page;
@@ -49,6 +50,8 @@ pub(crate) fn help(actor: &Actor) -> String {
         /stats — dashboard\n\
         /buy — buy credits\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
+        /brand support &lt;text&gt;, /brand template &lt;text&gt;, /brand preview — your credentials message; placeholders {panel} {username} {password} {expires} {max_connections} {m3u_url} {player_api_url} {support}; a photo captioned /brand logo sets the logo\n\
+        /logs [csv] [username|action] [page] — activity log, e.g. /logs extend 2 (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
         Actor::Reseller(_) => format!(
@@ -95,6 +98,14 @@ pub(crate) fn help(actor: &Actor) -> String {
                 .replace(
                     "/brand &lt;panel name&gt; — the name on your credentials (if allowed)\n",
                     ""
+                )
+                .replace(
+                    "/brand support &lt;text&gt;, /brand template &lt;text&gt;, /brand preview — your credentials message; placeholders {panel} {username} {password} {expires} {max_connections} {m3u_url} {player_api_url} {support}; a photo captioned /brand logo sets the logo\n",
+                    ""
+                )
+                .replace(
+                    "/logs [csv] [username|action] [page] — activity log, e.g. /logs extend 2 (if allowed)\n",
+                    "/logs [csv] [username|action] [reseller=&lt;name&gt;] [from=YYYY-MM-DD] [to=YYYY-MM-DD] [page] — everyone's activity, e.g. /logs reseller=alice from=2026-11-01 to=2026-11-30\n"
                 )
                 .replace(
                     "<b>Subscribers</b>",
@@ -169,22 +180,61 @@ pub(crate) fn quote(q: &Quote) -> String {
     text
 }
 
-pub(crate) fn credentials(c: &Credentials) -> String {
-    format!(
-        "<b>{}</b>\n\nUsername: <code>{}</code>\nPassword: <code>{}</code>\nExpires: {}\nMax connections: {}",
-        escape(&c.brand),
-        escape(&c.username),
-        escape(&c.password),
-        date(c.expires_at),
-        c.max_connections
+/// The playlist and player API links of `c` on the public streaming URL `base`.
+fn player_links(base: &url::Url, c: &Credentials) -> (String, String) {
+    let link = |path: &str, extra: &[(&str, &str)]| {
+        let mut u = base.clone();
+        u.set_path(&format!("{}/{path}", base.path().trim_end_matches('/')));
+        u.query_pairs_mut()
+            .append_pair("username", &c.username)
+            .append_pair("password", &c.password)
+            .extend_pairs(extra);
+        u.to_string()
+    };
+    (
+        link("get.php", &[("type", "m3u_plus"), ("output", "ts")]),
+        link("player_api.php", &[]),
     )
 }
 
-/// The result of a confirmed command; `creds` for creations and resets.
-pub(crate) fn outcome(o: &Outcome, creds: Option<&Credentials>) -> String {
-    let creds = creds
-        .map(|c| format!("\n\n{}", credentials(c)))
-        .unwrap_or_default();
+/// The message a subscriber gets: the reseller's template if they saved one (their text as
+/// Telegram HTML, checked when saved; every value escaped), else the standard one.
+pub(crate) fn credentials(c: &Credentials, base: &url::Url) -> String {
+    let support = c.branding.support.as_deref().unwrap_or_default();
+    let Some(template) = &c.branding.template else {
+        let support = if support.is_empty() {
+            String::new()
+        } else {
+            format!("\nSupport: {}", escape(support))
+        };
+        return format!(
+            "<b>{}</b>\n\nUsername: <code>{}</code>\nPassword: <code>{}</code>\nExpires: {}\nMax connections: {}{support}",
+            escape(&c.brand),
+            escape(&c.username),
+            escape(&c.password),
+            date(c.expires_at),
+            c.max_connections
+        );
+    };
+    let (m3u, api) = player_links(base, c);
+    template.render(|p| {
+        escape(&match p {
+            Placeholder::Panel => c.brand.clone(),
+            Placeholder::Username => c.username.clone(),
+            Placeholder::Password => c.password.clone(),
+            Placeholder::Expires => date(c.expires_at),
+            Placeholder::MaxConnections => c.max_connections.to_string(),
+            Placeholder::M3uUrl => m3u.clone(),
+            Placeholder::PlayerApiUrl => api.clone(),
+            Placeholder::Support => support.to_string(),
+        })
+    })
+}
+
+/// The result of a confirmed command; `creds`, the rendered credentials, for creations and
+/// resets.
+pub(crate) fn outcome(o: &Outcome, creds: Option<&str>) -> String {
+    let creds = creds.map(|c| format!("\n\n{c}")).unwrap_or_default();
     let balance = |b: Option<i64>| {
         b.map(|b| format!("\nBalance: {}", credits(b)))
             .unwrap_or_default()
@@ -639,5 +689,89 @@ pub(crate) fn invite(reseller: &str, link: &str, expires: DateTime<Utc>) -> Stri
         escape(reseller),
         escape(link),
         datetime(expires)
+    )
+}
+
+/// One activity-log entry as a plain sentence: "alice extended john.doe by 30 days,
+/// 2026-11-26 14:02". Escape it for HTML.
+pub(crate) fn log_sentence(e: &LogEntry) -> String {
+    let who = log_actor(&e.who);
+    let target = e.target.as_deref().unwrap_or("—");
+    let note = |n: &Option<String>| {
+        n.as_deref()
+            .filter(|n| !n.is_empty())
+            .map(|n| format!(" (“{n}”)"))
+            .unwrap_or_default()
+    };
+    let what = match &e.what {
+        Happening::Created { days } => format!("created {target} for {days} days"),
+        Happening::Trial { hours } => format!("created trial {target} for {hours} hours"),
+        Happening::Extended { days } => format!("extended {target} by {days} days"),
+        Happening::Reset => format!("reset the password and token of {target}"),
+        Happening::Enabled => format!("enabled {target}"),
+        Happening::Disabled => format!("disabled {target}"),
+        Happening::Deleted { days_left } => {
+            format!("deleted {target} ({days_left} paid days left)")
+        }
+        Happening::Notes => format!("changed the notes on {target}"),
+        Happening::Granted {
+            credits: c,
+            note: n,
+        } => {
+            format!("granted {} credits to {target}{}", credits(*c), note(n))
+        }
+        Happening::Deducted {
+            credits: c,
+            note: n,
+        } => {
+            format!("deducted {} credits from {target}{}", credits(*c), note(n))
+        }
+        Happening::ResellerCreated => format!("created reseller {target}"),
+        Happening::Suspended => format!("suspended {target}"),
+        Happening::Unsuspended => format!("unsuspended {target}"),
+        Happening::Setting { setting, value } => format!("set {setting} to {value} for {target}"),
+        Happening::Branding { part } => format!(
+            "changed the {} of {target}",
+            match part.as_str() {
+                "panel_name" => "panel name",
+                "support" => "support line",
+                "template" => "credentials template",
+                other => other,
+            }
+        ),
+        Happening::Other { action } => format!("did “{action}” on {target}"),
+    };
+    format!("{who} {what}, {}", e.at.format("%Y-%m-%d %H:%M"))
+}
+
+/// Who made a logged change, in words.
+pub(crate) fn log_actor(who: &Who) -> String {
+    match who {
+        Who::Admin(id) => format!("admin {id}"),
+        Who::Reseller(name) => name.clone(),
+        Who::System(label) if label.is_empty() => "the system".to_string(),
+        Who::System(label) => label.clone(),
+    }
+}
+
+/// A page of the activity log; `next` is the command for the next page, if any.
+pub(crate) fn log_page(page: &Page<LogEntry>, next: Option<String>) -> String {
+    if page.items.is_empty() {
+        return "📜 No activity matches.".to_string();
+    }
+    let lines: Vec<String> = page
+        .items
+        .iter()
+        .map(|e| format!("• {}", escape(&log_sentence(e))))
+        .collect();
+    let more = next
+        .map(|n| format!("\nNext page: <code>{}</code>", escape(&n)))
+        .unwrap_or_default();
+    format!(
+        "📜 <b>Activity</b> ({} entries, page {} of {})\n\n{}{more}",
+        page.total,
+        page.page + 1,
+        page.pages(),
+        lines.join("\n")
     )
 }

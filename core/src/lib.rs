@@ -6,6 +6,7 @@
 //! knows about Telegram or HTTP.
 
 pub mod access;
+pub mod activity;
 pub mod actor;
 mod audit;
 pub mod bouquets;

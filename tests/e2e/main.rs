@@ -7,6 +7,7 @@ mod telegram_html;
 
 mod admin;
 mod bouquets;
+mod branding;
 mod cli;
 mod cluster;
 mod epg;
@@ -14,6 +15,7 @@ mod http;
 mod instances_access;
 mod instances_startup;
 mod linking;
+mod logs;
 mod messages;
 mod metrics;
 mod money;

@@ -35,7 +35,6 @@ pub struct Sent {
 
 /// A file the bot uploaded with sendDocument or sendPhoto, as Telegram received it.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // read by the bulk and report tests
 pub struct Upload {
     pub method: String,
     pub chat_id: i64,
@@ -71,6 +70,8 @@ struct Inner {
     sent: Vec<Sent>,
     /// Files the bot uploaded (not those it sent again by file id).
     uploads: Vec<Upload>,
+    /// Photos the bot sent by file id: (chat, file id, caption).
+    photos_by_id: Vec<(i64, String, String)>,
     answers: Vec<(String, Option<String>)>,
     /// answerPreCheckoutQuery calls: (query id, ok, error message).
     pre_checkout_answers: Vec<(String, bool, Option<String>)>,
@@ -268,6 +269,22 @@ impl FakeTelegram {
         });
     }
 
+    /// A photo from `user` with `caption`, as when a reseller sends their logo.
+    pub fn send_captioned_photo(&self, user: i64, file_id: &str, caption: &str) {
+        self.queue(|id, inner| {
+            let message_id = inner.next_message;
+            inner.next_message += 1;
+            json!({ "update_id": id, "message": {
+                "message_id": message_id, "date": now(), "chat": chat(user), "from": user_json(user),
+                "photo": [
+                    { "file_id": format!("{file_id}-small"), "file_unique_id": format!("us{file_id}"), "width": 90, "height": 90 },
+                    { "file_id": file_id, "file_unique_id": format!("u{file_id}"), "width": 800, "height": 600 },
+                ],
+                "caption": caption,
+            }})
+        });
+    }
+
     /// A file from `user` with `caption`, as when an admin uploads a playlist.
     pub fn send_document(&self, user: i64, file_name: &str, content: &str, caption: &str) {
         self.queue(|id, inner| {
@@ -372,9 +389,13 @@ impl FakeTelegram {
     }
 
     /// Every file the bot uploaded, oldest first.
-    #[allow(dead_code)] // read by the bulk and report tests
     pub fn uploads(&self) -> Vec<Upload> {
         self.lock().uploads.clone()
+    }
+
+    /// Photos the bot sent by file id (a logo): (chat, file id, caption).
+    pub fn photos_by_id(&self) -> Vec<(i64, String, String)> {
+        self.lock().photos_by_id.clone()
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -762,6 +783,11 @@ async fn handle(
             };
             let buttons = buttons(&params);
             let mut inner = shared.inner.lock().expect("fake Telegram state");
+            if let (true, Some(id)) = (method == "sendphoto", params["photo"].as_str()) {
+                inner
+                    .photos_by_id
+                    .push((chat_id, id.to_string(), text.clone()));
+            }
             for (_, file_name, bytes) in files {
                 inner.uploads.push(Upload {
                     method: method.clone(),

@@ -47,8 +47,17 @@ pub(crate) async fn confirm(
                 }
                 _ => None,
             };
-            ctx.edit(card, &render::outcome(&done.value, creds.as_ref()), None)
+            // Credentials with a logo go out as a photo of their own after the card.
+            let (inline, apart) = match creds {
+                Some(c) if super::branding::has_logo(&c) => (None, Some(c)),
+                Some(c) => (Some(render::credentials(&c, &ctx.app.stream_url)), None),
+                None => (None, None),
+            };
+            ctx.edit(card, &render::outcome(&done.value, inline.as_deref()), None)
                 .await?;
+            if let Some(c) = apart {
+                super::branding::send_credentials(ctx, &c).await?;
+            }
             Ok(done.replayed.then_some("Already done."))
         }
         Err(e) => {

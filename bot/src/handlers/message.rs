@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
-    subresellers, subscribers,
+    Ctx, HandlerResult, branding, channels, confirm, credits, epg, guided, link, logs, payments,
+    resellers, stats, subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -64,6 +64,7 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
     match parsed {
         Some(Ok(Request::ImportUploadedChannels)) => channels::import_file(&ctx, msg.document()).await,
         Some(Ok(Request::EpgUpload)) => epg::upload(&ctx, msg.document()).await,
+        Some(Ok(Request::BrandLogo)) => branding::set_logo(&ctx, msg.photo()).await,
         Some(Ok(request)) => {
             conversation::clear(&ctx.app.core, ctx.chat.0).await?;
             // A redelivered update carries the same message id, so the same operation id.
@@ -87,7 +88,7 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
 }
 
 async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> HandlerResult {
-    use reseller_core::ops::Command;
+    use reseller_core::ops::{BrandChange, Command};
     match request {
         Request::Start(Some(code)) if !ctx.actor.is_admin() => {
             // Only private chats reach here, where the chat id is the user id.
@@ -120,6 +121,17 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Note(u, notes) => subscribers::set_notes(ctx, &op, &u, &notes).await,
         Request::Brand(name) => resellers::set_panel_name(ctx, None, &name).await,
         Request::PanelName(r, name) => resellers::set_panel_name(ctx, Some(&r), &name).await,
+        Request::BrandLogo => branding::set_logo(ctx, None).await,
+        Request::BrandSupport(line) => branding::set(ctx, BrandChange::Support(line)).await,
+        Request::BrandTemplate(t) => branding::set_template(ctx, t).await,
+        Request::BrandPreview => branding::preview(ctx).await,
+        Request::Logs {
+            filter,
+            page,
+            csv: false,
+            words,
+        } => logs::show(ctx, &filter, page, &words).await,
+        Request::Logs { filter, .. } => logs::csv(ctx, &filter).await,
         Request::Grant {
             reseller,
             days,

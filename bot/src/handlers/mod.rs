@@ -1,11 +1,13 @@
 //! Update handlers: the dptree schema, and one module per area of the bot.
 
+mod branding;
 mod channels;
 mod confirm;
 mod credits;
 mod epg;
 mod guided;
 mod link;
+mod logs;
 mod message;
 mod payments;
 mod press;

@@ -47,7 +47,7 @@ pub(crate) async fn card(ctx: &Ctx, username: &Username) -> HandlerResult {
 
 pub(crate) async fn show_credentials(ctx: &Ctx, username: &Username) -> HandlerResult {
     match ctx.app.core.credentials(&ctx.actor, username).await {
-        Ok(c) => ctx.say(&render::credentials(&c)).await,
+        Ok(c) => super::branding::send_credentials(ctx, &c).await,
         Err(e) => ctx.refuse(&e).await,
     }
 }

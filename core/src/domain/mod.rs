@@ -2,12 +2,14 @@
 //! that, a `Days` is never zero and a `Username` never has a space in it.
 
 mod amounts;
+mod credentials_template;
 mod ids;
 mod permission;
 mod text;
 mod username;
 
 pub use amounts::{Days, LimitValue, shorten};
+pub use credentials_template::{CredentialsTemplate, Piece, Placeholder, TEMPLATE_MAX};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
 pub use permission::{Limit, Permission, Setting, TemplateName, parse_switch};
 pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};

@@ -2,7 +2,7 @@
 //! writes the change, its ledger row (if credits move) and its audit row together, at most once
 //! per operation id.
 
-mod branding;
+pub(crate) mod branding;
 pub mod confirm;
 mod create_reseller;
 mod create_subscriber;
@@ -18,6 +18,7 @@ mod templates;
 mod transfer;
 mod trial;
 
+pub use branding::{BrandChange, Branding, SUPPORT_MAX};
 pub use confirm::{Command, Outcome, Quote};
 pub use create_reseller::NewReseller;
 pub use create_subscriber::Created;

@@ -125,6 +125,9 @@ pub struct Credentials {
     pub max_connections: i64,
     /// The panel name the reseller brands their lines with.
     pub brand: String,
+    /// The rest of the owner's branding (none for an admin's own subscribers).
+    #[serde(default)]
+    pub branding: crate::ops::Branding,
 }
 
 /// Loads a subscriber the actor may act on, with `permission`, or refuses. Another reseller's
@@ -384,7 +387,12 @@ impl Core {
             (None, Some(id)) => Some(resellers::by_id(&mut *conn, id).await?),
             (None, None) => None,
         };
+        let branding = match &owner {
+            Some(r) => crate::ops::branding::load(&mut *conn, r.id).await?,
+            None => crate::ops::Branding::default(),
+        };
         Ok(Credentials {
+            branding,
             password: self.cipher.decrypt(&s.username, &password_enc)?,
             token: self.cipher.decrypt(&s.username, &token_enc)?,
             expires_at: s.expires_at,
