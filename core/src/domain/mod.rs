@@ -2,14 +2,16 @@
 //! that, a `Days` is never zero and a `Username` never has a space in it.
 
 mod amounts;
+mod discount;
 mod ids;
 mod permission;
 mod text;
 mod username;
 
 pub use amounts::{Days, LimitValue, shorten};
+pub use discount::{Discount, scale};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
-pub use permission::{Limit, Permission, Setting, TemplateName, parse_switch};
+pub use permission::{Limit, Permission, Setting, TRIAL_COST_MAX, TemplateName, parse_switch};
 pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};
 pub use username::Username;
 
