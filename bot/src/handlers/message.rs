@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
-    subscribers,
+    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, pricing,
+    resellers, stats, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -180,6 +180,23 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             limit,
             value,
         } => resellers::set_limit(ctx, &reseller, limit, value).await,
+        Request::PermDefault {
+            reseller,
+            permission,
+        } => {
+            let setting = resellers::Overridable::Permission(permission);
+            resellers::clear_override(ctx, &reseller, setting).await
+        }
+        Request::LimitDefault { reseller, limit } => {
+            let setting = resellers::Overridable::Limit(limit);
+            resellers::clear_override(ctx, &reseller, setting).await
+        }
+        Request::DeleteTemplate(name) => resellers::delete_template(ctx, &name).await,
+        Request::Price {
+            reseller,
+            package,
+            change,
+        } => pricing::price(ctx, &reseller, package.as_deref(), change).await,
         Request::Buy | Request::Packages => payments::list(ctx).await,
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,

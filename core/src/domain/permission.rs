@@ -223,7 +223,9 @@ impl Setting {
                     ))),
                 };
             }
-            "discount" | "discount_percent" => return Ok(Setting::Discount(Discount::parse(value)?)),
+            "discount" | "discount_percent" => {
+                return Ok(Setting::Discount(Discount::parse(value)?));
+            }
             _ => {}
         }
         let permission = Permission::parse(name)?;

@@ -96,7 +96,8 @@ pub(super) fn from_row(r: &sqlx::any::AnyRow) -> std::result::Result<Package, sq
     })
 }
 
-pub(super) const COLUMNS: &str = "id, name, credits, price_minor, currency, stars_price, active, sort_order";
+pub(super) const COLUMNS: &str =
+    "id, name, credits, price_minor, currency, stars_price, active, sort_order";
 
 pub(super) async fn by_id<'e>(
     e: impl sqlx::Executor<'e, Database = sqlx::Any>,
