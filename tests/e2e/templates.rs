@@ -353,13 +353,13 @@ async fn trials_are_labelled_and_one_override_goes_back_to_the_template() {
         .say_expecting(ALICE, "/new 30 paid.user", "Create")
         .await;
     app.press(ALICE, &proposal, "Confirm").await;
-    let card = app
+    let shown = app
         .say_expecting(ALICE, "/user demo.user", "demo.user")
         .await;
     assert!(
-        card.text.contains("<b>demo.user</b> — 🟢 active (trial)"),
+        shown.text.contains("<b>demo.user</b> — 🟢 active (trial)"),
         "{}",
-        card.text
+        shown.text
     );
     let list = app.say_expecting(ALICE, "/users", "Subscribers").await;
     assert!(
