@@ -87,11 +87,13 @@ impl Terms {
             .map(|(_, r)| r);
         match rule {
             Some(PackageRule::Amount(minor, currency)) if *currency == package.currency => {
+                // Never above the list price, even after the list price was lowered under it.
+                let minor = (*minor).min(package.price_minor);
                 PricedPackage {
                     stars_price: package
                         .stars_price
-                        .map(|s| scale(s, *minor, package.price_minor)),
-                    price_minor: *minor,
+                        .map(|s| scale(s, minor, package.price_minor)),
+                    price_minor: minor,
                     source: PriceSource::PackagePrice,
                     package,
                 }
@@ -378,4 +380,89 @@ fn package_price(package: &Package, text: &str) -> Result<i64> {
         ))));
     }
     Ok(minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(id: i64, price_minor: i64, currency: &str, stars: Option<i64>) -> Package {
+        Package {
+            id,
+            name: format!("p{id}"),
+            credits: 100,
+            price_minor,
+            currency: currency.into(),
+            stars_price: stars,
+            active: true,
+            sort_order: id,
+        }
+    }
+
+    fn terms(template: i64, own: Option<i64>, packages: Vec<(i64, PackageRule)>) -> Terms {
+        Terms {
+            template: "basic".into(),
+            template_discount: Discount::from_stored(template),
+            own: own.map(Discount::from_stored),
+            packages,
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_prices_a_package() {
+        let d = Discount::from_stored;
+        let t = terms(
+            20,
+            Some(10),
+            vec![
+                (1, PackageRule::Amount(15000, "USD".into())),
+                (2, PackageRule::Percent(d(50))),
+            ],
+        );
+        let own = t.price(package(1, 18000, "USD", Some(250)));
+        // 250 Stars × 150/180 = 208.33: 208.
+        assert_eq!(
+            (own.price_minor, own.stars_price, own.source),
+            (15000, Some(208), PriceSource::PackagePrice)
+        );
+        let half = t.price(package(2, 5000, "USD", Some(3)));
+        assert_eq!(
+            (half.price_minor, half.stars_price, half.source),
+            (2500, Some(2), PriceSource::PackageDiscount(d(50)))
+        );
+        let rest = t.price(package(3, 999, "USD", None));
+        assert_eq!(
+            (rest.price_minor, rest.source),
+            (899, PriceSource::Reseller(d(10)))
+        );
+        let template = terms(20, None, vec![]).price(package(3, 999, "USD", None));
+        assert_eq!(
+            (template.price_minor, template.source),
+            (799, PriceSource::Template(d(20)))
+        );
+        let lowered = t.price(package(1, 12000, "USD", None));
+        assert_eq!(lowered.price_minor, 12000, "never above the list price");
+        let list = terms(0, None, vec![]).price(package(3, 999, "USD", Some(7)));
+        assert_eq!(
+            (list.price_minor, list.stars_price, list.source),
+            (999, Some(7), PriceSource::List)
+        );
+        // An explicit 0% of their own beats the template's discount.
+        let zero = terms(20, Some(0), vec![]).price(package(3, 999, "USD", None));
+        assert_eq!(zero.price_minor, 999);
+    }
+
+    #[test]
+    fn a_package_price_in_another_currency_than_the_packages_is_ignored() {
+        let t = terms(
+            0,
+            Some(10),
+            vec![(1, PackageRule::Amount(100, "EUR".into()))],
+        );
+        let p = t.price(package(1, 18000, "USD", None));
+        assert_eq!(
+            (p.price_minor, p.source),
+            (16200, PriceSource::Reseller(Discount::from_stored(10)))
+        );
+    }
 }
