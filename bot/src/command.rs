@@ -3,11 +3,12 @@
 
 use reseller_core::activity::LogFilter;
 use reseller_core::domain::CredentialsTemplate;
+use reseller_core::domain::Discount;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,
 };
-use reseller_core::payments::NewPackage;
+use reseller_core::payments::{NewPackage, PriceChange};
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub(crate) enum Request {
         title: Option<Label>,
         settings: Vec<Setting>,
     },
+    /// `/template delete <name>`.
+    DeleteTemplate(TemplateName),
     /// `/template apply <name> <reseller> [reset]`.
     ApplyTemplate {
         name: TemplateName,
@@ -127,6 +130,22 @@ pub(crate) enum Request {
     },
     /// `/subs`: the asker's sub-resellers; `/subs <sub-reseller> [page]`: their subscribers.
     Subs(Option<(Username, i64)>),
+    /// `/perm <reseller> <permission> default`: back to the template's value.
+    PermDefault {
+        reseller: Username,
+        permission: Permission,
+    },
+    /// `/limit <reseller> <limit> default`.
+    LimitDefault {
+        reseller: Username,
+        limit: Limit,
+    },
+    /// `/price <reseller> [package] [amount|percent%|reset]`; no change: show their prices.
+    Price {
+        reseller: Username,
+        package: Option<String>,
+        change: Option<PriceChange>,
+    },
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -371,8 +390,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "suspend" => Request::Suspend(user("/suspend <reseller>")(args)?),
         "unsuspend" => Request::Unsuspend(user("/unsuspend <reseller>")(args)?),
         "perm" => {
-            let u = "/perm <reseller> <permission> on|off";
+            let u = "/perm <reseller> <permission> on|off|default";
             match args {
+                [r, p, d] if d.eq_ignore_ascii_case("default") => Request::PermDefault {
+                    reseller: Username::parse(r).map_err(usage(u))?,
+                    permission: Permission::parse(p).map_err(usage(u))?,
+                },
                 [r, p, state] => Request::Perm {
                     reseller: Username::parse(r).map_err(usage(u))?,
                     permission: Permission::parse(p).map_err(usage(u))?,
@@ -382,8 +405,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
             }
         }
         "limit" => {
-            let u = "/limit <reseller> max_users|max_connections_per_user|trial_quota|subreseller_depth <value>";
+            let u = "/limit <reseller> max_users|max_connections_per_user|trial_quota|subreseller_depth <value>|default";
             match args {
+                [r, l, d] if d.eq_ignore_ascii_case("default") => Request::LimitDefault {
+                    reseller: Username::parse(r).map_err(usage(u))?,
+                    limit: Limit::parse(l).map_err(usage(u))?,
+                },
                 [r, l, v] => {
                     let limit = Limit::parse(l).map_err(usage(u))?;
                     Request::Limit {
@@ -424,11 +451,48 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "price" => parse_price(args)?,
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
 }
 
-const TEMPLATE_USAGE: &str = "/template add|edit <name> [title] [setting=value ...], e.g. /template add gold Gold reseller can_delete_users=on max_users=1000; or /template apply <name> <reseller> [reset]";
+const TEMPLATE_USAGE: &str = "/template add|edit <name> [title] [setting=value ...], e.g. /template add gold Gold reseller can_delete_users=on max_users=1000 trial_cost=1 discount=10%; /template apply <name> <reseller> [reset]; or /template delete <name>";
+
+const PRICE_USAGE: &str = "/price <reseller> [<package>] <amount>|<percent>%|reset, e.g. /price bob Business 150.00, /price bob 10%; or /price <reseller> for their prices";
+
+/// `/price bob`, `/price bob 10%`, `/price bob reset`, `/price bob Business 150.00|20%|reset`.
+/// A package name may have spaces: it is every word between the reseller and the last one.
+fn parse_price(args: &[&str]) -> Result<Request, String> {
+    let u = PRICE_USAGE;
+    let change = |w: &str| -> Result<PriceChange, String> {
+        if w.eq_ignore_ascii_case("reset") {
+            Ok(PriceChange::Reset)
+        } else if w.ends_with('%') {
+            Ok(PriceChange::Percent(Discount::parse(w).map_err(usage(u))?))
+        } else {
+            Ok(PriceChange::Amount(w.to_string()))
+        }
+    };
+    let (reseller, package, change) = match args {
+        [] => return Err(format!("Usage: {u}")),
+        [r] => (r, None, None),
+        [r, w] if w.eq_ignore_ascii_case("reset") || w.ends_with('%') => {
+            (r, None, Some(change(w)?))
+        }
+        [_, w] => {
+            return Err(format!(
+                "Give a price, a percent or reset after “{}”.\nUsage: {u}",
+                shorten(w)
+            ));
+        }
+        [r, package @ .., w] => (r, Some(package.join(" ")), Some(change(w)?)),
+    };
+    Ok(Request::Price {
+        reseller: Username::parse(reseller).map_err(usage(u))?,
+        package,
+        change,
+    })
+}
 
 /// `/template add|edit <name> [title words] [setting=value ...]` and `/template apply`.
 fn parse_template(args: &[&str]) -> Result<Request, String> {
@@ -463,6 +527,9 @@ fn parse_template(args: &[&str]) -> Result<Request, String> {
                 settings,
             })
         }
+        ["delete", name] => Ok(Request::DeleteTemplate(
+            TemplateName::parse(name).map_err(usage(u))?,
+        )),
         ["apply", name, reseller, more @ ..] => {
             let reset = match more {
                 [] => false,
@@ -592,6 +659,43 @@ mod tests {
             })
         );
         assert_eq!(
+            p("/price bob Gold Plus 150.00"),
+            Ok(Request::Price {
+                reseller: Username::parse("bob").unwrap(),
+                package: Some("Gold Plus".into()),
+                change: Some(PriceChange::Amount("150.00".into())),
+            })
+        );
+        assert_eq!(
+            p("/price bob 10%"),
+            Ok(Request::Price {
+                reseller: Username::parse("bob").unwrap(),
+                package: None,
+                change: Some(PriceChange::Percent(Discount::parse("10").unwrap())),
+            })
+        );
+        assert!(matches!(
+            p("/price bob Business RESET"),
+            Ok(Request::Price {
+                change: Some(PriceChange::Reset),
+                package: Some(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            p("/perm bob can_view_logs default"),
+            Ok(Request::PermDefault {
+                permission: Permission::CanViewLogs,
+                ..
+            })
+        ));
+        assert_eq!(
+            p("/template delete Gold"),
+            Ok(Request::DeleteTemplate(
+                TemplateName::parse("gold").unwrap()
+            ))
+        );
+        assert_eq!(
             p("/template apply premium alice RESET"),
             Ok(Request::ApplyTemplate {
                 name: TemplateName::parse("premium").unwrap(),
@@ -655,6 +759,16 @@ mod tests {
             p("/logs 0")
                 .unwrap_err()
                 .contains("Pages start at 1; you gave 0")
+        );
+        assert!(
+            p("/price bob Business 150%")
+                .unwrap_err()
+                .contains("from 0% to 90%; you gave “150%”")
+        );
+        assert!(
+            p("/price bob Business")
+                .unwrap_err()
+                .contains("after “Business”")
         );
         let pasted = p(&format!("/{}", "x".repeat(5000))).unwrap_err();
         assert!(pasted.contains("/xxxx") && pasted.len() < 120, "{pasted}");

@@ -7,6 +7,7 @@ use reseller_core::domain::Permission;
 use reseller_core::domain::{Limit, Placeholder};
 use reseller_core::ledger::Kind;
 use reseller_core::ops::{Command, Outcome, Quote, Transferred};
+use reseller_core::payments::{PriceSource, PricedPackage, ResellerPricing, format_money};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
 use reseller_core::queries::resellers::{ResellerCard, ResellerSummary};
@@ -74,11 +75,13 @@ pub(crate) fn help(actor: &Actor) -> String {
              /deduct &lt;reseller&gt; &lt;days&gt; &lt;reason&gt;\n\
              /history &lt;reseller&gt; — their credit history\n\
              /suspend, /unsuspend &lt;reseller&gt;\n\
-             /perm &lt;reseller&gt; &lt;permission&gt; on|off — an override of their template\n\
+             /perm &lt;reseller&gt; &lt;permission&gt; on|off — an override of their template (default removes it)\n\
              /limit &lt;reseller&gt; &lt;limit&gt; &lt;value&gt; — likewise, e.g. max_users 100\n\
+             /price &lt;reseller&gt; [&lt;package&gt;] &lt;amount&gt;|&lt;percent&gt;%|reset — their own prices\n\
              /templates — permission templates\n\
              /template add|edit &lt;name&gt; [title] [setting=value ...]\n\
              /template apply &lt;name&gt; &lt;reseller&gt; [reset] — reset clears their overrides\n\
+             /template delete &lt;name&gt; — once no reseller is on it\n\
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
@@ -289,6 +292,11 @@ fn status(s: &Subscriber, now: DateTime<Utc>) -> &'static str {
     }
 }
 
+/// Marks a trial wherever a subscriber is shown, so it is not taken for a paid line.
+fn trial(s: &Subscriber) -> &'static str {
+    if s.is_trial { " (trial)" } else { "" }
+}
+
 fn icon(s: &Subscriber, now: DateTime<Utc>) -> &'static str {
     status(s, now).split(' ').next().unwrap_or_default()
 }
@@ -300,9 +308,10 @@ pub(crate) fn subscriber_card(s: &Subscriber, show_owner: bool) -> String {
         None => format!("Max connections: {}", s.max_connections),
     };
     let mut text = format!(
-        "👤 <b>{}</b> — {}\nExpires: {} ({} days left)\n{connections}\nCreated: {}",
+        "👤 <b>{}</b> — {}{}\nExpires: {} ({} days left)\n{connections}\nCreated: {}",
         escape(&s.username),
         status(s, now),
+        trial(s),
         date(s.expires_at),
         s.days_left(now),
         date(s.created_at),
@@ -341,9 +350,10 @@ pub(crate) fn users_page(p: &Page<Subscriber>, filter: Filter, search: Option<&s
     let now = Utc::now();
     for s in &p.items {
         text.push_str(&format!(
-            "\n{} <code>{}</code> — until {}",
+            "\n{} <code>{}</code>{} — until {}",
             icon(s, now),
             escape(&s.username),
+            trial(s),
             date(s.expires_at)
         ));
     }
@@ -661,7 +671,7 @@ pub(crate) fn template(t: &Template) -> String {
         .map(|l| format!("{l} {}", t.limit(*l)))
         .collect();
     format!(
-        "<b>{}</b> (<code>{}</code>) — {} reseller{}\nAllows: {}\nLimits: {}",
+        "<b>{}</b> (<code>{}</code>) — {} reseller{}\nAllows: {}\nLimits: {}\nTrial cost: {} credits; discount: {}",
         escape(&t.title),
         escape(&t.name),
         t.resellers,
@@ -671,7 +681,9 @@ pub(crate) fn template(t: &Template) -> String {
         } else {
             allowed.join(", ")
         },
-        limits.join(", ")
+        limits.join(", "),
+        t.trial_cost,
+        t.discount
     )
 }
 
@@ -773,5 +785,102 @@ pub(crate) fn log_page(page: &Page<LogEntry>, next: Option<String>) -> String {
         page.page + 1,
         page.pages(),
         lines.join("\n")
+    )
+}
+
+/// After a price: why it is not the list price, e.g. “ (list 180.00 USD, 10% off)”.
+pub(crate) fn price_note(p: &PricedPackage) -> String {
+    if p.source == PriceSource::List {
+        return String::new();
+    }
+    let why = match p.source {
+        PriceSource::PackagePrice => "your price".to_string(),
+        PriceSource::PackageDiscount(d) | PriceSource::Reseller(d) | PriceSource::Template(d) => {
+            format!("{d} off")
+        }
+        PriceSource::List => String::new(),
+    };
+    format!(
+        " (list {}, {why})",
+        format_money(p.package.price_minor, &p.package.currency)
+    )
+}
+
+/// Where a price comes from, for admins.
+fn price_source(s: PriceSource) -> String {
+    match s {
+        PriceSource::PackagePrice => "own price for this package".into(),
+        PriceSource::PackageDiscount(d) => format!("own {d} off this package"),
+        PriceSource::Reseller(d) => format!("own {d} off every package"),
+        PriceSource::Template(d) => format!("template's {d} off"),
+        PriceSource::List => "list price".into(),
+    }
+}
+
+/// One line for the reseller's card: the rule for every package and any package's own price.
+pub(crate) fn pricing_line(p: &ResellerPricing) -> String {
+    let every = match p.own_discount {
+        Some(d) => format!(
+            "{d} off every package (their own; template {}: {})",
+            escape(&p.template),
+            p.template_discount
+        ),
+        None if p.template_discount.percent() > 0 => format!(
+            "{} off every package (template {})",
+            p.template_discount,
+            escape(&p.template)
+        ),
+        None => "list prices".to_string(),
+    };
+    let own: Vec<String> = p
+        .packages
+        .iter()
+        .filter(|x| {
+            matches!(
+                x.source,
+                PriceSource::PackagePrice | PriceSource::PackageDiscount(_)
+            )
+        })
+        .map(|x| {
+            format!(
+                "{} {}",
+                escape(&x.package.name),
+                format_money(x.price_minor, &x.package.currency)
+            )
+        })
+        .collect();
+    if own.is_empty() {
+        format!("Pricing: {every}")
+    } else {
+        format!("Pricing: {every}; own prices: {}", own.join(", "))
+    }
+}
+
+/// `/price <reseller>`: every package at their price, and why.
+pub(crate) fn reseller_pricing(p: &ResellerPricing) -> String {
+    let lines: Vec<String> = p
+        .packages
+        .iter()
+        .map(|x| {
+            let stars = x
+                .stars_price
+                .map(|s| format!(" or {s} ⭐"))
+                .unwrap_or_default();
+            format!(
+                "• <b>{}</b>: {}{stars} — {} (list {}){}",
+                escape(&x.package.name),
+                format_money(x.price_minor, &x.package.currency),
+                price_source(x.source),
+                format_money(x.package.price_minor, &x.package.currency),
+                if x.package.active { "" } else { ", disabled" }
+            )
+        })
+        .collect();
+    format!(
+        "<b>Prices of {}</b>\n{}\n\n{}\n\nFirst match wins: a package's own price or percent, their percent, the template's, the list price. Change: /price {} [&lt;package&gt;] &lt;amount&gt;|&lt;percent&gt;%|reset",
+        escape(&p.reseller),
+        pricing_line(p),
+        lines.join("\n"),
+        escape(&p.reseller)
     )
 }

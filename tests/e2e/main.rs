@@ -25,6 +25,7 @@ mod payments;
 mod player_api;
 mod player_catalogue;
 mod player_limits;
+mod pricing;
 mod providers;
 mod purchases;
 mod resilience;

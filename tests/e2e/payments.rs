@@ -9,7 +9,7 @@ use reseller_core::domain::TelegramId;
 use serde_json::{Value, json};
 
 const ALICE: i64 = 2_001;
-const STRIPE_SECRET: &str = "whsec_e2e_current";
+pub(crate) const STRIPE_SECRET: &str = "whsec_e2e_current";
 const STRIPE_OLD: &str = "whsec_e2e_previous";
 const BTCPAY_SECRET: &str = "btcpay_e2e_secret";
 const NOWPAYMENTS_SECRET: &str = "np_e2e_secret";
@@ -57,7 +57,7 @@ fn hmac_hex<M: Mac + hmac::digest::KeyInit>(key: &str, data: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn stripe_header(body: &str, t: i64, secrets: &[&str]) -> String {
+pub(crate) fn stripe_header(body: &str, t: i64, secrets: &[&str]) -> String {
     let signed = format!("{t}.{body}");
     let sigs: Vec<String> = secrets
         .iter()
@@ -71,12 +71,12 @@ fn stripe_header(body: &str, t: i64, secrets: &[&str]) -> String {
     format!("t={t},{}", sigs.join(","))
 }
 
-fn stripe_event(id: &str, kind: &str, object: Value) -> String {
+pub(crate) fn stripe_event(id: &str, kind: &str, object: Value) -> String {
     json!({ "id": id, "object": "event", "type": kind, "created": 1, "data": { "object": object } })
         .to_string()
 }
 
-fn checkout_paid(order: &str, amount: i64, currency: &str) -> Value {
+pub(crate) fn checkout_paid(order: &str, amount: i64, currency: &str) -> Value {
     json!({
         "id": "cs_e2e", "object": "checkout.session", "payment_status": "paid", "amount_total": amount,
         "currency": currency, "client_reference_id": order, "payment_intent": format!("pi_{order}"),
@@ -94,7 +94,7 @@ async fn post(app: &TestApp, path: &str, headers: &[(&str, String)], body: &str)
     req.send().await.expect("webhook answers").status().as_u16()
 }
 
-async fn post_stripe(app: &TestApp, body: &str, header: String) -> u16 {
+pub(crate) async fn post_stripe(app: &TestApp, body: &str, header: String) -> u16 {
     post(
         app,
         "/webhooks/stripe",
@@ -104,7 +104,7 @@ async fn post_stripe(app: &TestApp, body: &str, header: String) -> u16 {
     .await
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 

@@ -311,3 +311,137 @@ async fn card_buttons_toggle_permissions_and_apply_templates_for_admins_only() {
     assert_eq!(audited(&app, "reseller.permission", "alice").await, 1);
     assert_eq!(audited(&app, "reseller.template", "alice").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templates_trial_cost_and_discount_are_set_by_edit_and_bad_values_change_nothing() {
+    let app = TestApp::spawn().await;
+    let saved = app
+        .say_expecting(
+            ADMIN,
+            "/template edit trial trial_cost=2 discount=5%",
+            "Template",
+        )
+        .await;
+    assert!(
+        saved.text.contains("Trial cost: 2 credits; discount: 5%"),
+        "{}",
+        saved.text
+    );
+    let bad = app.say(ADMIN, "/template edit trial trial_cost=9").await;
+    assert!(
+        bad.text
+            .contains("trial_cost must be a whole number of credits from 0 to 3; you gave “9”."),
+        "{}",
+        bad.text
+    );
+    let bad = app.say(ADMIN, "/template edit trial discount=100%").await;
+    assert!(bad.text.contains("you gave “100%”"), "{}", bad.text);
+    let list = app
+        .say_expecting(ADMIN, "/templates", "Permission templates")
+        .await;
+    assert!(
+        list.text.contains("Trial cost: 2 credits; discount: 5%"),
+        "{}",
+        list.text
+    );
+    assert_eq!(audited(&app, "template.edit", "trial").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trials_are_labelled_and_one_override_goes_back_to_the_template() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.grant("alice", 40).await;
+    let proposal = app
+        .say_expecting(ALICE, "/trial demo.user", "Create trial")
+        .await;
+    app.press(ALICE, &proposal, "Confirm").await;
+    let proposal = app
+        .say_expecting(ALICE, "/new 30 paid.user", "Create")
+        .await;
+    app.press(ALICE, &proposal, "Confirm").await;
+    let shown = app
+        .say_expecting(ALICE, "/user demo.user", "demo.user")
+        .await;
+    assert!(
+        shown.text.contains("<b>demo.user</b> — 🟢 active (trial)"),
+        "{}",
+        shown.text
+    );
+    let list = app.say_expecting(ALICE, "/users", "Subscribers").await;
+    assert!(
+        list.text.contains("<code>demo.user</code> (trial) — until"),
+        "{}",
+        list.text
+    );
+    assert!(
+        !list.text.contains("paid.user</code> (trial)"),
+        "{}",
+        list.text
+    );
+
+    app.say_expecting(ADMIN, "/perm alice can_view_logs on", "override")
+        .await;
+    app.say_expecting(ADMIN, "/limit alice max_users 7", "max_users")
+        .await;
+    let cleared = app
+        .say_expecting(ADMIN, "/perm alice can_view_logs default", "template")
+        .await;
+    assert_eq!(
+        cleared.text,
+        "✅ can_view_logs for <b>alice</b> follows their template <code>basic</code> again: off."
+    );
+    let c = card(&app, "alice").await;
+    assert_eq!(c.overrides.permission(Permission::CanViewLogs), None);
+    assert_eq!(c.overrides.limits.len(), 1, "the limit's override stays");
+    assert_eq!(audited(&app, "reseller.permission", "alice").await, 2);
+    // Clearing what is not overridden changes nothing and is not audited again.
+    app.say_expecting(ADMIN, "/perm alice can_view_logs default", "template")
+        .await;
+    assert_eq!(audited(&app, "reseller.permission", "alice").await, 2);
+    app.say_expecting(ADMIN, "/limit alice max_users default", "again: 500")
+        .await;
+    assert!(card(&app, "alice").await.overrides.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_is_deleted_only_once_no_reseller_is_on_it() {
+    let app = TestApp::spawn().await;
+    app.reseller("alice", ALICE).await;
+    app.reseller("bob", BOB).await;
+    app.say_expecting(ADMIN, "/template add gold Gold reseller", "added")
+        .await;
+    app.say_expecting(ADMIN, "/template apply gold alice", "template")
+        .await;
+    app.say_expecting(ADMIN, "/template apply gold bob", "template")
+        .await;
+    let refused = app.say(ADMIN, "/template delete gold").await;
+    assert!(
+        refused
+            .text
+            .contains("Template “gold” is used by 2 resellers"),
+        "{}",
+        refused.text
+    );
+    app.say_expecting(ADMIN, "/template apply basic alice", "template")
+        .await;
+    let refused = app.say(ADMIN, "/template delete gold").await;
+    assert!(
+        refused.text.contains("used by 1 reseller;"),
+        "{}",
+        refused.text
+    );
+    app.say_expecting(ADMIN, "/template apply basic bob", "template")
+        .await;
+    let by_bob = app.say(BOB, "/template delete gold").await;
+    assert!(by_bob.text.contains("Only admins"), "{}", by_bob.text);
+    let deleted = app.say(ADMIN, "/template delete gold").await;
+    assert_eq!(deleted.text, "🗑 Template <code>gold</code> deleted.");
+    let list = app
+        .say_expecting(ADMIN, "/templates", "Permission templates")
+        .await;
+    assert!(!list.text.contains("<code>gold</code>"), "{}", list.text);
+    assert_eq!(audited(&app, "template.delete", "gold").await, 1);
+    let basic = app.say(ADMIN, "/template delete basic").await;
+    assert!(basic.text.contains("cannot be deleted"), "{}", basic.text);
+}

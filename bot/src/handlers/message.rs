@@ -3,7 +3,7 @@
 
 use super::{
     Ctx, HandlerResult, branding, channels, confirm, credits, epg, guided, link, logs, payments,
-    resellers, stats, subresellers, subscribers,
+    pricing, resellers, stats, subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -197,6 +197,23 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         }
         Request::Subs(None) => resellers::list(ctx, 0, None).await,
         Request::Subs(Some((sub, page))) => subresellers::subscribers(ctx, &sub, page).await,
+        Request::PermDefault {
+            reseller,
+            permission,
+        } => {
+            let setting = resellers::Overridable::Permission(permission);
+            resellers::clear_override(ctx, &reseller, setting).await
+        }
+        Request::LimitDefault { reseller, limit } => {
+            let setting = resellers::Overridable::Limit(limit);
+            resellers::clear_override(ctx, &reseller, setting).await
+        }
+        Request::DeleteTemplate(name) => resellers::delete_template(ctx, &name).await,
+        Request::Price {
+            reseller,
+            package,
+            change,
+        } => pricing::price(ctx, &reseller, package.as_deref(), change).await,
         Request::Buy | Request::Packages => payments::list(ctx).await,
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,

@@ -11,6 +11,7 @@ mod logs;
 mod message;
 mod payments;
 mod press;
+mod pricing;
 mod resellers;
 mod stats;
 mod subresellers;

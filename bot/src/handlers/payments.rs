@@ -19,10 +19,11 @@ fn button(label: &str, press: Press) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(label, press.encode())
 }
 
-/// `/buy` and `/packages`: the active packages, one button each for resellers.
+/// `/buy` and `/packages`: the active packages at the reseller's own prices, one button each;
+/// every package at its list price for admins.
 pub(crate) async fn list(ctx: &Ctx) -> HandlerResult {
     let admin = ctx.actor.is_admin();
-    let packages = match ctx.app.core.packages(admin).await {
+    let packages = match ctx.app.core.packages_for(&ctx.actor).await {
         Ok(p) => p,
         Err(e) => return ctx.refuse(&e).await,
     };
@@ -32,53 +33,54 @@ pub(crate) async fn list(ctx: &Ctx) -> HandlerResult {
             .stars_price
             .map(|s| format!(" or {s} ⭐"))
             .unwrap_or_default();
-        let off = if p.active { "" } else { " — disabled" };
+        let off = if p.package.active {
+            ""
+        } else {
+            " — disabled"
+        };
         text.push_str(&format!(
-            "\n• <b>{}</b>: {} credits for {}{stars}{off}",
-            escape(&p.name),
-            render::credits(p.credits),
-            format_money(p.price_minor, &p.currency)
+            "\n• <b>{}</b>: {} credits for {}{stars}{}{off}",
+            escape(&p.package.name),
+            render::credits(p.package.credits),
+            format_money(p.price_minor, &p.package.currency),
+            render::price_note(p)
         ));
     }
     if admin {
-        text.push_str("\n\nManage: /package add|edit &lt;name&gt; &lt;credits&gt; &lt;price&gt; &lt;currency&gt; [stars], /package disable|enable &lt;name&gt;");
+        text.push_str("\n\nManage: /package add|edit &lt;name&gt; &lt;credits&gt; &lt;price&gt; &lt;currency&gt; [stars], /package disable|enable &lt;name&gt;; a reseller's prices: /price &lt;reseller&gt;");
         return ctx.say(&text).await;
     }
     text.push_str("\n\nPick one:");
     let rows: Vec<Vec<InlineKeyboardButton>> = packages
         .iter()
-        .filter(|p| p.active)
         .map(|p| {
             vec![button(
-                &format!("{} — {}", p.name, format_money(p.price_minor, &p.currency)),
-                Press::Buy(p.id),
+                &format!(
+                    "{} — {}",
+                    p.package.name,
+                    format_money(p.price_minor, &p.package.currency)
+                ),
+                Press::Buy(p.package.id),
             )]
         })
         .collect();
     ctx.say_with(&text, InlineKeyboardMarkup::new(rows)).await
 }
 
-/// A package was picked: the payment methods for it.
+/// A package was picked: the payment methods for it, at the reseller's price.
 pub(crate) async fn methods(ctx: &Ctx, package_id: i64) -> HandlerResult {
-    let package = match ctx.app.core.package(package_id).await {
-        Ok(p) if p.active => p,
-        Ok(p) => {
-            return ctx
-                .refuse(&CoreError::NotFound {
-                    kind: "package",
-                    name: p.name,
-                })
-                .await;
-        }
+    let priced = match ctx.app.core.package_for(&ctx.actor, package_id).await {
+        Ok(p) => p,
         Err(e) => return ctx.refuse(&e).await,
     };
+    let package = &priced.package;
     let configured = ctx.app.checkout.providers();
     let mut rows: Vec<Vec<InlineKeyboardButton>> = Method::ONLINE
         .into_iter()
         .filter(|m| configured.contains(&m.provider()))
         .map(|m| vec![button(m.label(), Press::Pay(package.id, m))])
         .collect();
-    if let (true, Some(stars)) = (ctx.app.stars_enabled, package.stars_price) {
+    if let (true, Some(stars)) = (ctx.app.stars_enabled, priced.stars_price) {
         let label = format!("{} ({stars})", Method::Stars.label());
         rows.push(vec![button(&label, Press::Pay(package.id, Method::Stars))]);
     }
@@ -87,10 +89,11 @@ pub(crate) async fn methods(ctx: &Ctx, package_id: i64) -> HandlerResult {
         Press::Pay(package.id, Method::Manual),
     )]);
     let text = format!(
-        "<b>{}</b>: {} credits for {}. How do you want to pay?",
+        "<b>{}</b>: {} credits for {}{}. How do you want to pay?",
         escape(&package.name),
         render::credits(package.credits),
-        format_money(package.price_minor, &package.currency)
+        format_money(priced.price_minor, &package.currency),
+        render::price_note(&priced)
     );
     ctx.say_with(&text, InlineKeyboardMarkup::new(rows)).await
 }

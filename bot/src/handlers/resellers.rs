@@ -126,16 +126,22 @@ pub(crate) async fn detail(
         Ok(card) => card,
         Err(e) => return ctx.refuse(&e).await,
     };
-    // Templates are the admins'; a parent's card of their sub-reseller has none to apply.
-    let templates = if ctx.actor.is_admin() {
-        match core.templates(&ctx.actor).await {
-            Ok(t) => t,
-            Err(e) => return ctx.refuse(&e).await,
+    // Templates and prices are the admins'; a parent's card of their sub-reseller has neither.
+    let (templates, pricing) = if ctx.actor.is_admin() {
+        match (
+            core.templates(&ctx.actor).await,
+            core.pricing(&ctx.actor, reseller).await,
+        ) {
+            (Ok(t), Ok(p)) => (t, Some(p)),
+            (Err(e), _) | (_, Err(e)) => return ctx.refuse(&e).await,
         }
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
-    let text = render::reseller_detail(&card);
+    let mut text = render::reseller_detail(&card);
+    if let Some(pricing) = &pricing {
+        text = format!("{text}\n\n{}", render::pricing_line(pricing));
+    }
     let kb = keyboards::reseller_card(&card, &templates);
     match message {
         Some(m) => ctx.edit(m, &text, Some(kb)).await,
@@ -365,4 +371,56 @@ pub(crate) async fn set_panel_name(
         }
         Err(e) => ctx.refuse(&e).await,
     }
+}
+
+/// `/template delete <name>`: core refuses while resellers are on it.
+pub(crate) async fn delete_template(ctx: &Ctx, name: &TemplateName) -> HandlerResult {
+    match ctx.app.core.delete_template(&ctx.actor, name).await {
+        Ok(()) => {
+            ctx.say(&format!(
+                "🗑 Template <code>{}</code> deleted.",
+                escape(name.as_str())
+            ))
+            .await
+        }
+        Err(e) => ctx.refuse(&e).await,
+    }
+}
+
+/// A setting a reseller may override.
+pub(crate) enum Overridable {
+    Permission(Permission),
+    Limit(Limit),
+}
+
+/// `/perm <reseller> <permission> default`, `/limit <reseller> <limit> default`: the
+/// reseller's override goes, and their template's value applies again.
+pub(crate) async fn clear_override(
+    ctx: &Ctx,
+    reseller: &Username,
+    setting: Overridable,
+) -> HandlerResult {
+    let core = &ctx.app.core;
+    let (cleared, name, value) = match setting {
+        Overridable::Permission(p) => match core.clear_permission(&ctx.actor, reseller, p).await {
+            Ok(r) => {
+                let on = if r.permissions.allows(p) { "on" } else { "off" };
+                (r, p.column(), on.to_string())
+            }
+            Err(e) => return ctx.refuse(&e).await,
+        },
+        Overridable::Limit(l) => match core.clear_limit(&ctx.actor, reseller, l).await {
+            Ok(r) => {
+                let v = r.limit(l).to_string();
+                (r, l.column(), v)
+            }
+            Err(e) => return ctx.refuse(&e).await,
+        },
+    };
+    ctx.say(&format!(
+        "✅ {name} for <b>{}</b> follows their template <code>{}</code> again: {value}.",
+        escape(&cleared.username),
+        escape(&cleared.template)
+    ))
+    .await
 }

@@ -3,6 +3,7 @@
 
 mod amounts;
 mod credentials_template;
+mod discount;
 mod ids;
 mod permission;
 mod text;
@@ -10,8 +11,9 @@ mod username;
 
 pub use amounts::{Days, LimitValue, shorten};
 pub use credentials_template::{CredentialsTemplate, Piece, Placeholder, TEMPLATE_MAX};
+pub use discount::{Discount, scale};
 pub use ids::{OperationId, ResellerId, SubscriberId, TelegramId};
-pub use permission::{Limit, Permission, Setting, TemplateName, parse_switch};
+pub use permission::{Limit, Permission, Setting, TRIAL_COST_MAX, TemplateName, parse_switch};
 pub use text::{DISPLAY_NAME_MAX, LEDGER_NOTE_MAX, Label};
 pub use username::Username;
 

@@ -1,4 +1,4 @@
-use super::{LimitValue, ParseError, amounts::shorten};
+use super::{Discount, LimitValue, ParseError, amounts::shorten};
 use serde::{Deserialize, Serialize};
 
 /// What an admin can allow or forbid a reseller. Each maps to one column of a template and one
@@ -184,12 +184,21 @@ impl std::fmt::Display for Limit {
     }
 }
 
-/// One setting of a template, as admins write it: `can_delete_users=on`, `max_users=100`.
+/// One setting of a template, as admins write it: `can_delete_users=on`, `max_users=100`,
+/// `trial_cost=2`, `discount=10%`. The last two are the template's only: a reseller has no
+/// override of the trial cost, and their own discount is set with `/price`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
     Permission(Permission, bool),
     Limit(Limit, LimitValue),
+    /// Credits a trial costs a reseller on the template, 0 (free) to [`TRIAL_COST_MAX`].
+    TrialCost(LimitValue),
+    /// The template's discount on every package.
+    Discount(Discount),
 }
+
+/// The most a trial may cost: a trial lasts at most 72 hours, and a credit buys a day.
+pub const TRIAL_COST_MAX: i64 = 3;
 
 impl Setting {
     pub fn parse(s: &str) -> Result<Setting, ParseError> {
@@ -202,6 +211,23 @@ impl Setting {
         if let Ok(limit) = Limit::parse(name) {
             return Ok(Setting::Limit(limit, limit.value(value)?));
         }
+        match name.trim().to_ascii_lowercase().as_str() {
+            "trial_cost" | "trial_cost_credits" => {
+                return match value.trim().parse::<i64>() {
+                    Ok(n) if (0..=TRIAL_COST_MAX).contains(&n) => {
+                        Ok(Setting::TrialCost(LimitValue(n)))
+                    }
+                    _ => Err(ParseError(format!(
+                        "trial_cost must be a whole number of credits from 0 to {TRIAL_COST_MAX}; you gave “{}”.",
+                        shorten(value.trim())
+                    ))),
+                };
+            }
+            "discount" | "discount_percent" => {
+                return Ok(Setting::Discount(Discount::parse(value)?));
+            }
+            _ => {}
+        }
         let permission = Permission::parse(name)?;
         Ok(Setting::Permission(permission, parse_switch(value)?))
     }
@@ -211,6 +237,8 @@ impl Setting {
         match self {
             Setting::Permission(p, _) => p.column(),
             Setting::Limit(l, _) => l.column(),
+            Setting::TrialCost(_) => "trial_cost_credits",
+            Setting::Discount(_) => "discount_percent",
         }
     }
 
@@ -218,7 +246,8 @@ impl Setting {
     pub fn value(self) -> i64 {
         match self {
             Setting::Permission(_, on) => i64::from(on),
-            Setting::Limit(_, v) => v.get(),
+            Setting::Limit(_, v) | Setting::TrialCost(v) => v.get(),
+            Setting::Discount(d) => d.percent(),
         }
     }
 }
@@ -331,6 +360,23 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("neither on nor off")
+        );
+        assert_eq!(
+            Setting::parse("trial_cost=2").unwrap(),
+            Setting::TrialCost(LimitValue(2))
+        );
+        assert!(
+            Setting::parse("trial_cost=-1")
+                .unwrap_err()
+                .0
+                .contains("from 0 to 3; you gave “-1”")
+        );
+        assert_eq!(Setting::parse("discount=10%").unwrap().value(), 10);
+        assert!(
+            Setting::parse("discount=95%")
+                .unwrap_err()
+                .0
+                .contains("from 0% to 90%; you gave “95%”")
         );
         assert!(TemplateName::parse("Gold").is_ok());
         assert!(TemplateName::parse("gold plus").is_err());

@@ -60,6 +60,67 @@ impl Core {
         .await
     }
 
+    /// Removes a reseller's override of one permission, so their template's value applies.
+    pub async fn clear_permission(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        p: Permission,
+    ) -> Result<Reseller> {
+        self.clear_override(actor, reseller, p.column(), "reseller.permission")
+            .await
+    }
+
+    /// Removes a reseller's override of one limit, like [`Core::clear_permission`].
+    pub async fn clear_limit(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        limit: Limit,
+    ) -> Result<Reseller> {
+        self.clear_override(actor, reseller, limit.column(), "reseller.limit")
+            .await
+    }
+
+    /// Sets one override column back to NULL; audited only when there was one. `column` is one
+    /// of our own constant names, never input.
+    async fn clear_override(
+        &self,
+        actor: &Actor,
+        reseller: &Username,
+        column: &'static str,
+        action: &str,
+    ) -> Result<Reseller> {
+        actor.require_admin()?;
+        let mut tx = self.db.begin_write().await?;
+        let r = resellers::by_username(&mut *tx, reseller).await?;
+        let cleared = sqlx::query(&format!(
+            "UPDATE reseller_overrides SET {column} = NULL WHERE reseller_id = $1 AND {column} IS NOT NULL"
+        ))
+        .bind(r.id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !cleared {
+            return Ok(r);
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            Entry {
+                action,
+                reseller: Some(r.id),
+                target: Some(&r.username),
+                details: serde_json::json!({ "setting": column, "override": false }),
+            },
+        )
+        .await?;
+        let updated = resellers::by_id(&mut *tx, r.id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
     /// One override column, upserted on its own so concurrent changes of two settings both hold;
     /// audited only when it changed.
     async fn set_override(

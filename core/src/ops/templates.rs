@@ -173,6 +173,55 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Deletes a template no reseller is on. Refused while any is (it says how many), and for
+    /// Basic, which new resellers are put on by default.
+    pub async fn delete_template(&self, actor: &Actor, name: &TemplateName) -> Result<()> {
+        actor.require_admin()?;
+        let mut tx = self.db.begin_write().await?;
+        let template = templates::by_name(&mut *tx, name).await?;
+        if template.id == BASIC_TEMPLATE_ID {
+            return Err(CoreError::Invalid(ParseError(format!(
+                "Template “{name}” cannot be deleted: new resellers are put on it."
+            ))));
+        }
+        // Counted in the deleting transaction: SQLite's single writer serialises it with every
+        // template change; on PostgreSQL the foreign key refuses a reseller put on it meanwhile.
+        let users: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM resellers WHERE template_id = $1")
+                .bind(template.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if users > 0 {
+            return Err(CoreError::Invalid(ParseError(format!(
+                "Template “{name}” is used by {users} reseller{}; move {} to another template with /template apply <template> <reseller> first.",
+                if users == 1 { "" } else { "s" },
+                if users == 1 { "them" } else { "each" }
+            ))));
+        }
+        sqlx::query("DELETE FROM permission_templates WHERE id = $1")
+            .bind(template.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            actor,
+            Entry {
+                action: "template.delete",
+                reseller: None,
+                target: Some(name.as_str()),
+                details: serde_json::json!({ "title": template.title }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Basic (seeded by migration 0019) is `resellers.template_id`'s default.
+const BASIC_TEMPLATE_ID: i64 = 1;
+
 /// Writes a template's title and settings in one statement. Column names come from our own
 /// enums, never from input.
 async fn write_settings(

@@ -67,7 +67,9 @@ pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> std::result::Result<Order, sqlx
 }
 
 impl Core {
-    /// A reseller starts buying `package_id` through `provider`. Priced in Stars for `stars`.
+    /// A reseller starts buying `package_id` through `provider`, at their own price (see
+    /// `pricing`), computed inside the order's transaction: the stored amount is what every
+    /// payment for the order is checked against. Priced in Stars for `stars`.
     pub async fn create_order(
         &self,
         actor: &Actor,
@@ -77,33 +79,35 @@ impl Core {
         let Actor::Reseller(id) = actor else {
             return Err(CoreError::ResellersOnly);
         };
-        let me = resellers::by_id(self.db.read(), *id).await?;
+        let mut tx = self.db.begin_write().await?;
+        let me = resellers::by_id(&mut *tx, *id).await?;
         if !me.active {
             return Err(CoreError::Suspended);
         }
-        let package = self.package(package_id).await?;
+        let package = super::packages::by_id(&mut *tx, package_id).await?;
         if !package.active {
             return Err(CoreError::NotFound {
                 kind: "package",
                 name: package.name,
             });
         }
+        let priced = super::pricing::terms(&mut tx, *id).await?.price(package);
+        let package = &priced.package;
         let (amount, currency) = if provider == "stars" {
             (
-                package.stars_price.ok_or(CoreError::NotFound {
+                priced.stars_price.ok_or(CoreError::NotFound {
                     kind: "Stars price for package",
                     name: package.name.clone(),
                 })?,
                 "XTR".to_string(),
             )
         } else {
-            (package.price_minor, package.currency.clone())
+            (priced.price_minor, package.currency.clone())
         };
         let public_id = format!(
             "ord_{}",
             crate::secrets::random_string(crate::secrets::ALNUM, 20)
         );
-        let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO orders (public_id, reseller_id, package_id, credits, amount_minor, currency, provider, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -125,7 +129,10 @@ impl Core {
                 action: "order.create",
                 reseller: Some(*id),
                 target: Some(&public_id),
-                details: serde_json::json!({ "package": package.name, "provider": provider, "amount_minor": amount, "currency": currency }),
+                details: serde_json::json!({
+                    "package": package.name, "provider": provider, "amount_minor": amount, "currency": currency,
+                    "list_price_minor": package.price_minor, "list_stars": package.stars_price,
+                }),
             },
         )
         .await?;

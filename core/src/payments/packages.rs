@@ -83,7 +83,7 @@ impl NewPackage {
     }
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> std::result::Result<Package, sqlx::Error> {
+pub(super) fn from_row(r: &sqlx::any::AnyRow) -> std::result::Result<Package, sqlx::Error> {
     Ok(Package {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -96,7 +96,27 @@ fn from_row(r: &sqlx::any::AnyRow) -> std::result::Result<Package, sqlx::Error> 
     })
 }
 
-const COLUMNS: &str = "id, name, credits, price_minor, currency, stars_price, active, sort_order";
+pub(super) const COLUMNS: &str =
+    "id, name, credits, price_minor, currency, stars_price, active, sort_order";
+
+pub(super) async fn by_id<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+) -> Result<Package> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM credit_packages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(e)
+    .await?;
+    match row {
+        Some(r) => Ok(from_row(&r)?),
+        None => Err(CoreError::NotFound {
+            kind: "package",
+            name: id.to_string(),
+        }),
+    }
+}
 
 impl Core {
     /// Packages in display order; inactive ones only for admins.
@@ -118,19 +138,7 @@ impl Core {
     }
 
     pub async fn package(&self, id: i64) -> Result<Package> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM credit_packages WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.db.read())
-        .await?;
-        match row {
-            Some(r) => Ok(from_row(&r)?),
-            None => Err(CoreError::NotFound {
-                kind: "package",
-                name: id.to_string(),
-            }),
-        }
+        by_id(self.db.read(), id).await
     }
 
     /// Adds a package (admins), or replaces the one with the same name.

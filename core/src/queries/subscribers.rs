@@ -26,6 +26,8 @@ pub struct Subscriber {
     pub active_connections: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub last_access_at: Option<DateTime<Utc>>,
+    /// A trial (`/trial`) until it is extended.
+    pub is_trial: bool,
 }
 
 /// Whether a subscriber can watch right now.
@@ -54,7 +56,7 @@ impl Subscriber {
 }
 
 const COLUMNS: &str = "s.id, s.username, s.expires_at, s.max_connections, s.active, s.notes, s.reseller_id, \
-    r.username AS owner_username, s.created_by_admin, s.active_connections, s.created_at, s.last_access_at";
+    r.username AS owner_username, s.created_by_admin, s.active_connections, s.created_at, s.last_access_at, s.is_trial";
 const FROM: &str = "FROM subscribers s LEFT JOIN resellers r ON r.id = s.reseller_id";
 
 fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
@@ -75,6 +77,7 @@ fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
         last_access_at: row
             .try_get::<Option<i64>, _>("last_access_at")?
             .map(to_time),
+        is_trial: row.try_get::<i64, _>("is_trial")? != 0,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Permission templates and a reseller's overrides, as admins see them.
 
 use super::resellers::Permissions;
-use crate::domain::{Limit, Permission, ResellerId, TemplateName};
+use crate::domain::{Discount, Limit, Permission, ResellerId, TemplateName};
 use crate::{Actor, Core, CoreError, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,6 +20,10 @@ pub struct Template {
     pub limits: [i64; 4],
     /// Resellers on this template.
     pub resellers: i64,
+    /// Credits a trial costs its resellers.
+    pub trial_cost: i64,
+    /// Off every package for its resellers, unless their own pricing says otherwise.
+    pub discount: Discount,
 }
 
 impl Template {
@@ -43,6 +47,8 @@ impl Template {
             permissions,
             limits,
             resellers: row.try_get("resellers")?,
+            trial_cost: row.try_get("trial_cost_credits")?,
+            discount: Discount::from_stored(row.try_get("discount_percent")?),
         })
     }
 }
@@ -84,7 +90,7 @@ static SETTINGS: LazyLock<String> = LazyLock::new(|| {
 
 static TEMPLATE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "t.id, t.name, t.title, {}, \
+        "t.id, t.name, t.title, t.trial_cost_credits, t.discount_percent, {}, \
          (SELECT COUNT(*) FROM resellers r WHERE r.template_id = t.id) AS resellers",
         SETTINGS
             .split(", ")
