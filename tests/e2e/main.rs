@@ -17,6 +17,7 @@ mod linking;
 mod messages;
 mod metrics;
 mod money;
+mod notifications;
 mod outbox;
 mod panel;
 mod payments;

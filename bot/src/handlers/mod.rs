@@ -1,5 +1,6 @@
 //! Update handlers: the dptree schema, and one module per area of the bot.
 
+mod broadcast;
 mod channels;
 mod confirm;
 mod credits;
@@ -10,6 +11,7 @@ mod message;
 mod payments;
 mod press;
 mod resellers;
+mod settings;
 mod stats;
 mod subscribers;
 
