@@ -158,8 +158,8 @@ impl Core {
         }
         let since = at - 86_400;
         let (sold, spent): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN kind = 'purchase' THEN amount ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN kind = 'debit' THEN -amount ELSE 0 END), 0) \
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'purchase' THEN amount ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN kind = 'debit' THEN -amount ELSE 0 END), 0) AS BIGINT) \
              FROM credit_transactions WHERE created_at > $1",
         )
         .bind(since)
