@@ -114,9 +114,11 @@ async fn deliver(
                 tokio::time::sleep(wait.duration()).await;
             }
             Err(e) if is_permanent(&e) => {
-                let blocked = matches!(e, RequestError::Api(ApiError::BotBlocked))
-                    || e.to_string().starts_with("Forbidden");
-                let delivery = if blocked { Delivery::Blocked } else { Delivery::Failed };
+                let delivery = if blocked(&e) {
+                    Delivery::Blocked
+                } else {
+                    Delivery::Failed
+                };
                 return (delivery, Some(e.to_string()));
             }
             Err(e) => {
@@ -128,6 +130,18 @@ async fn deliver(
                 tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
             }
         }
+    }
+}
+
+/// Whether the recipient cannot be reached at all: they blocked the bot, never started it, or
+/// deleted their account (Telegram's "Forbidden" answers, some of which teloxide names).
+fn blocked(e: &RequestError) -> bool {
+    match e {
+        RequestError::Api(
+            ApiError::BotBlocked | ApiError::CantInitiateConversation | ApiError::UserDeactivated,
+        ) => true,
+        RequestError::Api(ApiError::Unknown(description)) => description.starts_with("Forbidden"),
+        _ => false,
     }
 }
 
