@@ -71,7 +71,10 @@ async fn send_all(bot: &Bot, core: &Core, b: &Claimed, stopping: &watch::Receive
                 return Step::Next;
             }
             let (delivery, error) = deliver(bot, &b.text, chat, &mut pace).await;
-            match core.record_delivery(b, chat, delivery, error.as_deref()).await {
+            match core
+                .record_delivery(b, chat, delivery, error.as_deref())
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(broadcast = b.id, "lease on a broadcast ran out; leaving it");
@@ -110,7 +113,10 @@ async fn deliver(
         match bot.send_message(ChatId(chat), text).await {
             Ok(_) => return (Delivery::Sent, None),
             Err(RequestError::RetryAfter(wait)) => {
-                tracing::warn!(seconds = wait.seconds(), "Telegram asked the broadcast to slow down");
+                tracing::warn!(
+                    seconds = wait.seconds(),
+                    "Telegram asked the broadcast to slow down"
+                );
                 tokio::time::sleep(wait.duration()).await;
             }
             Err(e) if is_permanent(&e) => {

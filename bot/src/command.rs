@@ -1,11 +1,11 @@
 //! The one-line commands, parsed once into typed requests. A malformed command becomes a sentence
 //! saying what was wrong and how to write it.
 
+use reseller_core::broadcast::Audience;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,
 };
-use reseller_core::broadcast::Audience;
 use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
 
@@ -587,6 +587,10 @@ mod tests {
                 .unwrap_err()
                 .contains("not an audience")
         );
-        assert!(p("/broadcast all").unwrap_err().starts_with("Usage: /broadcast"));
+        assert!(
+            p("/broadcast all")
+                .unwrap_err()
+                .starts_with("Usage: /broadcast")
+        );
     }
 }

@@ -49,7 +49,11 @@ pub(crate) async fn schedule_until(core: Core, stop: impl Future<Output = ()>) {
         }
         match core.queue_scheduled(chrono::Utc::now()).await {
             Ok(q) if q.digests + q.summaries > 0 => {
-                tracing::info!(digests = q.digests, summaries = q.summaries, "queued scheduled notifications")
+                tracing::info!(
+                    digests = q.digests,
+                    summaries = q.summaries,
+                    "queued scheduled notifications"
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = ?e, "could not queue scheduled notifications"),
@@ -107,7 +111,10 @@ fn keyboard(buttons: &[Button]) -> Option<InlineKeyboardMarkup> {
                     Username::parse(username).ok()?,
                 ),
             };
-            Some([InlineKeyboardButton::callback(b.label.clone(), press.encode())])
+            Some([InlineKeyboardButton::callback(
+                b.label.clone(),
+                press.encode(),
+            )])
         })
         .collect();
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))

@@ -40,7 +40,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const FOR_RESELLERS: [Kind; 3] = [Kind::LowCredit, Kind::ExpiryDigest, Kind::CreditMovement];
+    pub const FOR_RESELLERS: [Kind; 3] =
+        [Kind::LowCredit, Kind::ExpiryDigest, Kind::CreditMovement];
     pub const FOR_ADMINS: [Kind; 3] = [Kind::Payments, Kind::SyncFailure, Kind::DailySummary];
 
     pub fn name(self) -> &'static str {

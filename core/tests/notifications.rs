@@ -73,14 +73,22 @@ async fn low_credit_alert_is_queued_once_per_crossing() {
     tokio::join!(deduct(&core, "alice", 6), deduct(&core, "alice", 6));
     assert_eq!(queued(&core, Kind::LowCredit).await, 1);
     deduct(&core, "alice", 3).await;
-    assert_eq!(queued(&core, Kind::LowCredit).await, 1, "still below: no second alert");
+    assert_eq!(
+        queued(&core, Kind::LowCredit).await,
+        1,
+        "still below: no second alert"
+    );
 
     // A grant that leaves it below clears nothing and says nothing; one above re-arms it.
     grant(&core, "alice", 1).await;
     assert_eq!(queued(&core, Kind::LowCredit).await, 1);
     grant(&core, "alice", 20).await; // 46
     deduct(&core, "alice", 20).await; // 26
-    assert_eq!(queued(&core, Kind::LowCredit).await, 2, "a second crossing alerts again");
+    assert_eq!(
+        queued(&core, Kind::LowCredit).await,
+        2,
+        "a second crossing alerts again"
+    );
 
     // Every credit movement by the admin was reported: 3 grants + 4 deductions.
     assert_eq!(queued(&core, Kind::CreditMovement).await, 7);
@@ -96,14 +104,30 @@ async fn a_switched_off_kind_is_not_queued_and_bad_settings_change_nothing() {
         .expect("switched off");
     assert!(settings.kinds.contains(&(Kind::CreditMovement, false)));
     grant(&core, "alice", 5).await;
-    assert_eq!(queued(&core, Kind::CreditMovement).await, 1, "only the first grant");
+    assert_eq!(
+        queued(&core, Kind::CreditMovement).await,
+        1,
+        "only the first grant"
+    );
 
-    let refused = core.set_notification(&alice, Kind::DailySummary, false).await;
+    let refused = core
+        .set_notification(&alice, Kind::DailySummary, false)
+        .await;
     assert!(refused.is_err(), "an admin kind is not a reseller's");
     let e = core.set_low_credit_threshold(&alice, -5).await.unwrap_err();
-    assert!(e.to_string().contains("from 0 to 1000000 credits; you gave -5"), "{e}");
-    let e = core.set_time_zone(&alice, "Mars/Olympus").await.unwrap_err();
-    assert!(e.to_string().contains("“Mars/Olympus” is not a time zone"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("from 0 to 1000000 credits; you gave -5"),
+        "{e}"
+    );
+    let e = core
+        .set_time_zone(&alice, "Mars/Olympus")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("“Mars/Olympus” is not a time zone"),
+        "{e}"
+    );
     let settings = core.notification_settings(&alice).await.unwrap();
     assert_eq!(settings.reseller, Some((30, "UTC".to_string())));
 
@@ -134,12 +158,13 @@ async fn digests_are_queued_once_per_local_day_in_the_digest_hour() {
         core.confirm(actor, &id).await.expect("created");
     }
     let today = Utc::now().date_naive();
-    let at = |hour, minute| {
-        Utc.from_utc_datetime(&today.and_hms_opt(hour, minute, 0).unwrap())
-    };
+    let at = |hour, minute| Utc.from_utc_datetime(&today.and_hms_opt(hour, minute, 0).unwrap());
 
     // 00:30 UTC is 09:30 in Tokyo: Tokyo's digest, not London's (UTC), no summary.
-    let (a, b) = tokio::join!(core.queue_scheduled(at(0, 30)), core.queue_scheduled(at(0, 30)));
+    let (a, b) = tokio::join!(
+        core.queue_scheduled(at(0, 30)),
+        core.queue_scheduled(at(0, 30))
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.digests + b.digests, 1, "two passes at once queue it once");
     assert_eq!(a.summaries + b.summaries, 0);
@@ -153,7 +178,9 @@ async fn digests_are_queued_once_per_local_day_in_the_digest_hour() {
     // Catching up queues nothing already queued for its day (Tokyo's local day may have
     // moved on by now, so only London's and the summary are certain to be done).
     core.queue_digests_now(&ADMIN).await.unwrap();
-    let Actor::Reseller(london) = london else { unreachable!() };
+    let Actor::Reseller(london) = london else {
+        unreachable!()
+    };
     let runs = |job: String| {
         let core = core.clone();
         async move {

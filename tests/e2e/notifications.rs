@@ -5,8 +5,8 @@
 use crate::support::{ADMIN, TestApp};
 use crate::telegram::Sent;
 use chrono::Timelike;
-use reseller_core::domain::{TelegramId, Username};
 use reseller_core::Actor;
+use reseller_core::domain::{TelegramId, Username};
 use std::time::Duration;
 
 const ALICE: i64 = 2_001;
@@ -30,7 +30,11 @@ async fn settle(app: &TestApp, chat: i64, needle: &str, n: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(count(app, chat, needle), n, "messages to {chat} with {needle:?}");
+    assert_eq!(
+        count(app, chat, needle),
+        n,
+        "messages to {chat} with {needle:?}"
+    );
 }
 
 /// Alice creates subscriber `name` for `days`, confirming the card.
@@ -52,7 +56,13 @@ async fn a_low_credit_alert_is_sent_once_per_crossing() {
     create(&app, "sub1", 10).await; // 30: at the threshold, not below
     create(&app, "sub2", 5).await; // 25: below
     create(&app, "sub3", 1).await; // 24: still below
-    settle(&app, ALICE, "Low credits: your balance is 25, below your alert level of 30", 1).await;
+    settle(
+        &app,
+        ALICE,
+        "Low credits: your balance is 25, below your alert level of 30",
+        1,
+    )
+    .await;
     assert_eq!(count(&app, ALICE, "Low credits:"), 1);
 
     app.grant("alice", 20).await; // 44: back above
@@ -61,9 +71,17 @@ async fn a_low_credit_alert_is_sent_once_per_crossing() {
 
     // Switched off in /settings, a third crossing says nothing; the level is settable.
     let settings = app.say_expecting(ALICE, "/settings", "Notifications").await;
-    assert!(settings.text.contains("below <b>30</b>"), "{}", settings.text);
+    assert!(
+        settings.text.contains("below <b>30</b>"),
+        "{}",
+        settings.text
+    );
     let off = app.press(ALICE, &settings, "Turn off: Low credits").await;
-    assert!(off.edited && off.text.contains("🔕 Low credits"), "{}", off.text);
+    assert!(
+        off.edited && off.text.contains("🔕 Low credits"),
+        "{}",
+        off.text
+    );
     let level = app
         .say_expecting(ALICE, "/settings lowcredit 10", "Notifications")
         .await;
@@ -96,8 +114,16 @@ async fn the_expiry_digest_lists_exactly_the_subscribers_due_and_its_button_exte
     assert!(queued.text.contains("Queued 1 digests"), "{}", queued.text);
     let digest = app.tg.wait_for(ALICE, 0, "expiring within 3 days").await;
     assert!(digest.text.contains("2 subscribers"), "{}", digest.text);
-    assert!(digest.text.contains("soon1") && digest.text.contains("soon3"), "{}", digest.text);
-    assert!(!digest.text.contains("later") && !digest.text.contains("gone"), "{}", digest.text);
+    assert!(
+        digest.text.contains("soon1") && digest.text.contains("soon3"),
+        "{}",
+        digest.text
+    );
+    assert!(
+        !digest.text.contains("later") && !digest.text.contains("gone"),
+        "{}",
+        digest.text
+    );
     let labels: Vec<&str> = digest.buttons.iter().map(|(l, _)| l.as_str()).collect();
     assert_eq!(labels, ["Extend soon1 +30d", "Extend soon3 +30d"]);
 
@@ -160,7 +186,9 @@ async fn broadcast(app: &TestApp, text: &str, recipients: usize) -> (Sent, Sent)
         .say_expecting(ADMIN, &format!("/broadcast all {text}"), "This goes to")
         .await;
     assert!(
-        preview.text.contains(&format!("<b>{recipients}</b> resellers")),
+        preview
+            .text
+            .contains(&format!("<b>{recipients}</b> resellers")),
         "{}",
         preview.text
     );
@@ -227,7 +255,10 @@ async fn a_broadcast_to_200_resellers_through_429s_reaches_each_once_at_the_pace
     let before = app.tg.sent().len();
     app.tg
         .press(ADMIN, preview.message_id, &preview.button("Send"));
-    let again = app.tg.wait_for_edit(ADMIN, preview.message_id, before).await;
+    let again = app
+        .tg
+        .wait_for_edit(ADMIN, preview.message_id, before)
+        .await;
     assert!(again.text.contains("already sent"), "{}", again.text);
     tokio::time::sleep(Duration::from_millis(500)).await;
     each_once(&app, &ids[..195], "Maintenance tonight");
@@ -240,14 +271,25 @@ async fn a_restart_mid_broadcast_resumes_without_repeats() {
     let (_, progress) = broadcast(&app, "Price change next week", 80).await;
     // Stop once some, not all, have it.
     for _ in 0..1000 {
-        if ids.iter().filter(|id| count(&app, **id, "Price change") > 0).count() >= 20 {
+        if ids
+            .iter()
+            .filter(|id| count(&app, **id, "Price change") > 0)
+            .count()
+            >= 20
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let app = app.restart().await;
-    let reached = ids.iter().filter(|id| count(&app, **id, "Price change") > 0).count();
-    assert!(reached < 80, "the restart came too late to test anything: {reached}");
+    let reached = ids
+        .iter()
+        .filter(|id| count(&app, **id, "Price change") > 0)
+        .count();
+    assert!(
+        reached < 80,
+        "the restart came too late to test anything: {reached}"
+    );
     let done = tally(&app, &progress).await;
     assert!(done.contains("80 sent, 0 blocked, 0 failed"), "{done}");
     each_once(&app, &ids, "Price change next week");

@@ -662,7 +662,9 @@ async fn handle(
             .get(&method)
             .is_some_and(|n| inner.calls[&method] % n == 0);
         if throttled {
-            inner.failures.insert(method.clone(), (1, Failure::TooManyRequests));
+            inner
+                .failures
+                .insert(method.clone(), (1, Failure::TooManyRequests));
         }
         if let Some((left, failure)) = inner.failures.get_mut(&method).filter(|f| f.0 > 0) {
             *left -= 1;

@@ -8,7 +8,12 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
 use teloxide::utils::html::escape;
 
 pub(crate) async fn preview(ctx: &Ctx, audience: &Audience, text: &str) -> HandlerResult {
-    let draft = match ctx.app.core.draft_broadcast(&ctx.actor, audience, text).await {
+    let draft = match ctx
+        .app
+        .core
+        .draft_broadcast(&ctx.actor, audience, text)
+        .await
+    {
         Ok(d) => d,
         Err(e) => return ctx.refuse(&e).await,
     };

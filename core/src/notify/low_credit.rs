@@ -4,8 +4,8 @@
 //! just locked, so two debits racing across the line report it once.
 
 use super::{Kind, to_reseller_as};
-use crate::db::Tx;
 use crate::Result;
+use crate::db::Tx;
 
 /// Called after every balance change (`ledger::post`) and threshold change. A balance at or
 /// above the threshold clears the flag; one below it after a fall (`fell`: a debit, or a new

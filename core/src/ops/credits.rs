@@ -105,9 +105,15 @@ impl Core {
         )
         .await?;
         let (verb, why) = if amount > 0 {
-            ("granted you", note.map(|n| format!(" ({n})")).unwrap_or_default())
+            (
+                "granted you",
+                note.map(|n| format!(" ({n})")).unwrap_or_default(),
+            )
         } else {
-            ("deducted", note.map(|n| format!(" from you ({n})")).unwrap_or_default())
+            (
+                "deducted",
+                note.map(|n| format!(" from you ({n})")).unwrap_or_default(),
+            )
         };
         crate::notify::to_reseller(
             tx,
