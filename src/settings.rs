@@ -122,6 +122,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub channels: ChannelSettings,
     pub epg: EpgSettings,
+    pub notifications: NotificationSettings,
     /// Bearer token `/metrics` requires; open when unset.
     pub metrics_token: Option<String>,
 }
@@ -158,6 +159,25 @@ pub struct EpgSettings {
     pub days_ahead: u64,
 }
 
+/// Scheduled notifications: the local hour of the daily expiry digest (and the admins'
+/// summary), how many days ahead it looks, and the time zone of resellers who set none.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NotificationSettings {
+    pub digest_hour: u32,
+    pub digest_days: i64,
+    pub default_time_zone: String,
+}
+
+impl NotificationSettings {
+    fn policy(&self) -> Result<reseller_core::digest::NotificationPolicy, String> {
+        reseller_core::digest::NotificationPolicy::new(
+            self.digest_hour,
+            self.digest_days,
+            &self.default_time_zone,
+        )
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct RateLimitSettings {
     pub actions_per_minute: NonZeroU32,
@@ -184,6 +204,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit", &self.rate_limit)
             .field("channels", &self.channels)
             .field("epg", &self.epg)
+            .field("notifications", &self.notifications)
             .field("metrics_token", &hidden(&self.metrics_token))
             .finish()
     }
@@ -343,6 +364,7 @@ impl Settings {
         self.sync_backend()?;
         self.server_info()?;
         self.bot_mode()?;
+        self.notifications.policy()?;
         if !(8..=64).contains(&self.policy.password_length) {
             return Err(format!(
                 "policy.password_length must be from 8 to 64, it is {}",
@@ -534,6 +556,8 @@ impl Settings {
                 vod: self.channels.vod_group_prefixes.clone(),
                 series: self.channels.series_group_prefixes.clone(),
             },
+            // Checked at start (`check`); the default never fails.
+            notifications: self.notifications.policy().unwrap_or_default(),
         }
     }
 }

@@ -119,6 +119,15 @@ pub async fn run(
         core.clone(),
         stopped(),
     ));
+    let schedule = tokio::spawn(crate::notifications::schedule_until(
+        core.clone(),
+        stopped(),
+    ));
+    let broadcasts = tokio::spawn(crate::broadcast::send_until(
+        bot.clone(),
+        core.clone(),
+        stopping.subscribe(),
+    ));
     let prune = tokio::spawn(prune_updates(core.clone()));
     let app = Arc::new(App {
         core,
@@ -185,6 +194,10 @@ pub async fn run(
     if let Err(e) = outbox.await {
         tracing::error!(error = %e, "the notification sender panicked");
     }
+    if let Err(e) = broadcasts.await {
+        tracing::error!(error = %e, "the broadcast sender panicked");
+    }
+    let _ = schedule.await;
     result
 }
 

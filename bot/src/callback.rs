@@ -3,6 +3,7 @@
 //! checked again by core against the presser's own rights.
 
 use reseller_core::domain::{Days, OperationId, Permission, Username};
+use reseller_core::notify::Kind;
 use reseller_core::queries::subscribers::Filter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,10 @@ pub(crate) enum Press {
     Permission(Permission, bool, Username),
     /// On a reseller's card: put them on the template with this id; `true` clears overrides.
     Template(i64, bool, Username),
+    /// In /settings: switch a notification kind on or off (the state wanted).
+    Notify(Kind, bool),
+    /// Under a broadcast preview: send it (true) or cancel it.
+    Broadcast(i64, bool),
 }
 
 /// How a reseller pays.
@@ -141,6 +146,8 @@ impl Press {
                 format!("t:{index}:{}:{u}", u8::from(*on))
             }
             Press::Template(id, reset, u) => format!("g:{id}:{}:{u}", u8::from(*reset)),
+            Press::Notify(kind, on) => format!("k:{}:{}", kind.name(), u8::from(*on)),
+            Press::Broadcast(id, send) => format!("w:{id}:{}", u8::from(*send)),
         };
         // Searches are the only free text; cut them to fit Telegram's 64-byte limit.
         s.char_indices()
@@ -224,6 +231,14 @@ impl Press {
                 let (id, reset, u) = three(rest)?;
                 Press::Template(id.parse().ok()?, flag(reset)?, Username::parse(u).ok()?)
             }
+            "k" => {
+                let (kind, on) = rest.split_once(':')?;
+                Press::Notify(Kind::parse(kind)?, flag(on)?)
+            }
+            "w" => {
+                let (id, send) = rest.split_once(':')?;
+                Press::Broadcast(id.parse().ok()?, flag(send)?)
+            }
             _ => return None,
         })
     }
@@ -297,6 +312,10 @@ mod tests {
             ),
             Press::Permission(Permission::CanCreateUsers, false, bob.clone()),
             Press::Template(i64::MAX, true, Username::parse(&"b".repeat(32)).unwrap()),
+            Press::Notify(Kind::CreditMovement, false),
+            Press::Notify(Kind::DailySummary, true),
+            Press::Broadcast(i64::MAX, true),
+            Press::Broadcast(7, false),
         ];
         for p in presses {
             let data = p.encode();
@@ -324,6 +343,10 @@ mod tests {
             "t:0:1:bad name",
             "g:x:0:bob",
             "g:1:1",
+            "k:general:0",
+            "k:low_credit:2",
+            "w:x:1",
+            "w:1",
         ] {
             assert_eq!(Press::decode(bad), None, "{bad}");
         }

@@ -4,6 +4,7 @@
 use reseller_core::activity::LogFilter;
 use reseller_core::domain::CredentialsTemplate;
 use reseller_core::domain::Discount;
+use reseller_core::broadcast::Audience;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,
@@ -146,6 +147,20 @@ pub(crate) enum Request {
         package: Option<String>,
         change: Option<PriceChange>,
     },
+    /// `/settings` (or `/notifications`): the notification settings; with a change to make.
+    Settings(Option<SettingsChange>),
+    /// `/digest now`: today's digests not queued yet.
+    DigestNow,
+    /// `/broadcast <audience> <text>`: a preview to confirm.
+    Broadcast(Audience, String),
+}
+
+/// A change typed after `/settings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SettingsChange {
+    /// The low-credit alert level, as typed; core checks the range.
+    LowCredit(i64),
+    TimeZone(String),
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -166,6 +181,10 @@ pub(crate) fn parse(text: &str, bot_username: &str) -> Option<Result<Request, St
     let name = name.to_ascii_lowercase();
     if name == "brand" {
         return Some(parse_brand(args));
+    }
+    if name.eq_ignore_ascii_case("broadcast") {
+        // The text keeps its line breaks, so it is read whole rather than word by word.
+        return Some(parse_broadcast(args));
     }
     let args: Vec<&str> = args.split_whitespace().collect();
     Some(parse_command(&name, &args))
@@ -439,6 +458,22 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "settings" | "notifications" => {
+            let u = "/settings, /settings lowcredit <credits>, /settings timezone <zone, e.g. Europe/Berlin>";
+            match args {
+                [] => Request::Settings(None),
+                [what, credits] if what.eq_ignore_ascii_case("lowcredit") => {
+                    let credits = credits
+                        .parse()
+                        .map_err(|_| format!("“{}” is not a number of credits.\nUsage: {u}", shorten(credits)))?;
+                    Request::Settings(Some(SettingsChange::LowCredit(credits)))
+                }
+                [what, zone] if what.eq_ignore_ascii_case("timezone") || what.eq_ignore_ascii_case("tz") => {
+                    Request::Settings(Some(SettingsChange::TimeZone(zone.to_string())))
+                }
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
         "subs" => {
             let u = "/subs, or /subs <sub-reseller> [page]";
             match args {
@@ -452,6 +487,10 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
             }
         }
         "price" => parse_price(args)?,
+        "digest" => match args {
+            [now] if now.eq_ignore_ascii_case("now") => Request::DigestNow,
+            _ => return Err("Usage: /digest now".into()),
+        },
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
 }
@@ -492,6 +531,19 @@ fn parse_price(args: &[&str]) -> Result<Request, String> {
         package,
         change,
     })
+}
+
+const BROADCAST_USAGE: &str = "/broadcast all|active|low|template:<name> <text>";
+
+/// `/broadcast <audience> <text>`, the text as typed (line breaks kept).
+fn parse_broadcast(args: &str) -> Result<Request, String> {
+    let args = args.trim_start();
+    let (audience, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    if audience.is_empty() || text.trim().is_empty() {
+        return Err(format!("Usage: {BROADCAST_USAGE}"));
+    }
+    let audience = Audience::parse(audience).map_err(usage(BROADCAST_USAGE))?;
+    Ok(Request::Broadcast(audience, text.trim().to_string()))
 }
 
 /// `/template add|edit <name> [title words] [setting=value ...]` and `/template apply`.
@@ -776,6 +828,45 @@ mod tests {
             p(&format!("/users expired {}", "x".repeat(65)))
                 .unwrap_err()
                 .contains("A search must be 1 to 64 characters; yours has 65.")
+        );
+    }
+
+    #[test]
+    fn notification_commands_parse() {
+        assert_eq!(p("/settings"), Ok(Request::Settings(None)));
+        assert_eq!(p("/notifications"), Ok(Request::Settings(None)));
+        assert_eq!(
+            p("/settings lowcredit 50"),
+            Ok(Request::Settings(Some(SettingsChange::LowCredit(50))))
+        );
+        assert_eq!(
+            p("/settings tz Europe/Berlin"),
+            Ok(Request::Settings(Some(SettingsChange::TimeZone(
+                "Europe/Berlin".into()
+            ))))
+        );
+        assert!(
+            p("/settings lowcredit lots")
+                .unwrap_err()
+                .contains("“lots” is not a number")
+        );
+        assert_eq!(p("/digest now"), Ok(Request::DigestNow));
+        assert_eq!(
+            p("/broadcast low Top up today!\nSee /buy."),
+            Ok(Request::Broadcast(
+                Audience::LowCredit,
+                "Top up today!\nSee /buy.".into()
+            ))
+        );
+        assert!(
+            p("/broadcast everyone hi")
+                .unwrap_err()
+                .contains("not an audience")
+        );
+        assert!(
+            p("/broadcast all")
+                .unwrap_err()
+                .starts_with("Usage: /broadcast")
         );
     }
 }

@@ -6,6 +6,7 @@
 //! answered through [`reply`], which retries Telegram's rate limits and network errors.
 
 mod app;
+mod broadcast;
 mod callback;
 mod command;
 mod conversation;

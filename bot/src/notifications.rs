@@ -2,14 +2,19 @@
 //! Telegram, oldest first, marking each sent once Telegram accepted it, or failed once Telegram
 //! refused it for good; passing failures (5xx, 429, network) give the batch back and are retried
 //! in order. Batches are claimed under a lease, so a second instance never sends them too.
+//! Also runs the scheduler that queues the daily digests and summaries (core decides, once per
+//! day across instances, what is due).
 
+use crate::callback::{CardAction, Press};
 use crate::reply::{is_permanent, retrying};
 use reseller_core::Core;
+use reseller_core::domain::{Days, Username};
 use reseller_core::lease::{Outbox, Step};
-use reseller_core::notify::Notification;
+use reseller_core::notify::{Action, Button, Notification};
 use std::future::Future;
 use std::time::Duration;
 use teloxide::prelude::*;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 /// How often an empty outbox is looked at again: "credits arrive within seconds".
 const IDLE: Duration = Duration::from_millis(500);
@@ -29,10 +34,41 @@ pub(crate) async fn deliver_until(bot: Bot, core: Core, stop: impl Future<Output
     .await;
 }
 
+/// How often the scheduler looks for digests due: within the configured hour, a minute late
+/// at most.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
+/// Queues each day's digests and summaries in their hour, until `stop` completes.
+pub(crate) async fn schedule_until(core: Core, stop: impl Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    let mut every = tokio::time::interval(SCHEDULE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.as_mut() => return,
+            _ = every.tick() => {}
+        }
+        match core.queue_scheduled(chrono::Utc::now()).await {
+            Ok(q) if q.digests + q.summaries > 0 => {
+                tracing::info!(
+                    digests = q.digests,
+                    summaries = q.summaries,
+                    "queued scheduled notifications"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = ?e, "could not queue scheduled notifications"),
+        }
+    }
+}
+
 async fn send(bot: &Bot, core: &Core, n: Notification) -> Step {
+    let keyboard = keyboard(&n.buttons);
     let sent = retrying(|| {
-        bot.send_message(ChatId(n.telegram_id), &n.text)
-            .into_future()
+        let mut req = bot.send_message(ChatId(n.telegram_id), &n.text);
+        if let Some(k) = keyboard.clone() {
+            req = req.reply_markup(k);
+        }
+        req.into_future()
     })
     .await;
     let recorded = match sent {
@@ -61,4 +97,25 @@ async fn send(bot: &Bot, core: &Core, n: Notification) -> Step {
         Err(e) => tracing::error!(error = ?e, "could not record a notification's delivery"),
     }
     Step::Next
+}
+
+/// Core's neutral buttons as an inline keyboard, one per row; a button that no longer parses
+/// (it cannot, unless stored by hand) is left out.
+fn keyboard(buttons: &[Button]) -> Option<InlineKeyboardMarkup> {
+    let rows: Vec<_> = buttons
+        .iter()
+        .filter_map(|b| {
+            let press = match &b.action {
+                Action::Extend { username, days } => Press::Act(
+                    CardAction::Extend(Days::new(*days).ok()?),
+                    Username::parse(username).ok()?,
+                ),
+            };
+            Some([InlineKeyboardButton::callback(
+                b.label.clone(),
+                press.encode(),
+            )])
+        })
+        .collect();
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }

@@ -50,6 +50,7 @@ pub(crate) fn help(actor: &Actor) -> String {
         /history — credit history\n\
         /stats — dashboard\n\
         /buy — buy credits\n\
+        /settings — notifications on/off, low-credit level, time zone\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /brand support &lt;text&gt;, /brand template &lt;text&gt;, /brand preview — your credentials message; placeholders {panel} {username} {password} {expires} {max_connections} {m3u_url} {player_api_url} {support}; a photo captioned /brand logo sets the logo\n\
         /logs [csv] [username|action] [page] — activity log, e.g. /logs extend 2 (if allowed)\n\
@@ -88,7 +89,9 @@ pub(crate) fn help(actor: &Actor) -> String {
              /epg [source &lt;XMLTV URL&gt;|refresh|map &lt;channel&gt; &lt;guide id&gt;] — the programme guide\n\
              /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\
              /syncstatus — changes waiting for the external streaming panel\n\
-             /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\n\
+             /packages, /package — credit packages; /refund &lt;order&gt; — refund Stars\n\
+             /broadcast all|active|low|template:&lt;name&gt; &lt;text&gt; — message resellers\n\
+             /digest now — today's expiry digests not sent yet\n\n\
              {}",
             reseller
                 .replace("/balance — your credits (1 credit = 1 day)\n", "")

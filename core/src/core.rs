@@ -58,6 +58,8 @@ pub struct Policy {
     pub notification_lease: std::time::Duration,
     /// How the channel import recognises movies and series besides their URLs.
     pub catalogue: crate::catalogue::Prefixes,
+    /// When digests go out, what they cover, and the default time zone.
+    pub notifications: crate::digest::NotificationPolicy,
 }
 
 impl Default for Policy {
@@ -75,6 +77,7 @@ impl Default for Policy {
             sync_lease: std::time::Duration::from_secs(60),
             notification_lease: std::time::Duration::from_secs(30),
             catalogue: crate::catalogue::Prefixes::default(),
+            notifications: Default::default(),
         }
     }
 }

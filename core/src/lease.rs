@@ -22,6 +22,8 @@ pub enum Outbox {
     SyncJobs,
     /// Messages to people (`crate::notify`).
     Notifications,
+    /// Admin broadcasts, each claimed whole (`crate::broadcast`).
+    Broadcasts,
 }
 
 impl Outbox {
@@ -29,6 +31,7 @@ impl Outbox {
         match self {
             Outbox::SyncJobs => "sync_jobs",
             Outbox::Notifications => "notifications",
+            Outbox::Broadcasts => "broadcasts",
         }
     }
 }
@@ -68,7 +71,7 @@ impl Core {
     pub fn lease_length(&self, outbox: Outbox) -> Duration {
         match outbox {
             Outbox::SyncJobs => self.policy.sync_lease,
-            Outbox::Notifications => self.policy.notification_lease,
+            Outbox::Notifications | Outbox::Broadcasts => self.policy.notification_lease,
         }
     }
 

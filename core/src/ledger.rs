@@ -112,11 +112,13 @@ pub(crate) async fn post(
     .bind(p.subscriber.map(|s| s.0.0))
     .bind(p.subscriber.map(|s| s.1))
     .bind(p.note)
-    .bind(p.key)
+    .bind(&p.key)
     .bind(crate::core::now())
     .execute(&mut **tx)
     .await?;
     crate::metrics::credit_transaction(p.kind);
+    // Every debit path comes through here, so each inherits the low-credit alert.
+    crate::notify::check_low_credit(tx, p.reseller.0, p.amount < 0).await?;
     Ok(Some(movement))
 }
 

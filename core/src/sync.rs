@@ -436,7 +436,7 @@ impl Core {
             )
             .await?;
         }
-        notify::to_admins(&mut tx, &format!("⚠️ Sync job {id} ({kind} {username}) was refused by the panel: {error}. See /syncstatus.")).await?;
+        notify::to_admins_as(&mut tx, notify::Kind::SyncFailure, &format!("⚠️ Sync job {id} ({kind} {username}) was refused by the panel: {error}. See /syncstatus.")).await?;
         audit::record_as(
             &mut tx,
             "sync",

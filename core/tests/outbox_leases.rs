@@ -45,6 +45,7 @@ async fn expire_leases(core: &Core, outbox: Outbox) {
     let table = match outbox {
         Outbox::SyncJobs => "sync_jobs",
         Outbox::Notifications => "notifications",
+        Outbox::Broadcasts => "broadcasts",
     };
     core.tamper_for_tests(&format!(
         "UPDATE {table} SET lease_until = 0 WHERE lease_owner IS NOT NULL"

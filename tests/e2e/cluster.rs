@@ -202,14 +202,23 @@ impl Cluster {
         let card = self
             .say(ADMIN, &format!("/grant {name} {credits}"), "Grant")
             .await;
+        let before = self.tg.sent().len();
         let done = self.press(ADMIN, &card, "Confirm").await;
         assert!(done.text.contains("Granted"), "{}", done.text);
+        // The reseller is told; let it arrive before their next exchange takes it for a reply.
+        self.tg.wait_for(user, before, "An admin granted you").await;
     }
 
     /// Subscriber `name` created by reseller `user` through the bot; its password.
     async fn subscriber(&self, user: i64, name: &str, days: i64) -> String {
-        let card = self.say(user, &format!("/new {days} {name}"), "").await;
-        let done = self.press(user, &card, "Confirm").await;
+        let card = self
+            .say(user, &format!("/new {days} {name}"), "Create")
+            .await;
+        // The card's own edit, not a notification (a low-credit alert) arriving meanwhile.
+        let before = self.tg.sent().len();
+        self.tg
+            .press(user, card.message_id, &card.button("Confirm"));
+        let done = self.tg.wait_for_edit(user, card.message_id, before).await;
         password_in(&done.text)
     }
 }

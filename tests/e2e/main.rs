@@ -19,6 +19,7 @@ mod logs;
 mod messages;
 mod metrics;
 mod money;
+mod notifications;
 mod outbox;
 mod panel;
 mod payments;

@@ -238,6 +238,21 @@ impl TestApp {
             .await;
         let done = self.press(ADMIN, &card, "Confirm").await;
         assert!(done.text.contains("Granted"), "{}", done.text);
+        // The reseller is told too; let that arrive before the test's next exchange with them,
+        // which would otherwise take it for the answer.
+        self.outbox_drained().await;
+    }
+
+    /// Waits until every queued notification was sent (or refused for good).
+    pub async fn outbox_drained(&self) {
+        let open = "SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL AND failed_at IS NULL";
+        for _ in 0..1000 {
+            if self.core.scalar_for_tests(open).await == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("notifications still queued after 10 s");
     }
 
     /// The balance `/balance` reports to reseller `user`.

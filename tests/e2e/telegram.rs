@@ -94,6 +94,10 @@ struct Inner {
     polling: usize,
     /// getUpdates calls answered 409 Conflict.
     conflicts: usize,
+    /// Methods answered 429 on every n-th call: (method, n).
+    throttled: HashMap<String, usize>,
+    /// When each accepted sendMessage arrived, and to which chat, for checking the pace.
+    send_times: Vec<(i64, std::time::Instant)>,
 }
 
 /// A webhook as setWebhook registered it.
@@ -351,6 +355,16 @@ impl FakeTelegram {
             })
         });
         id.to_string()
+    }
+
+    /// From now on every `n`-th call of `method` gets a 429 with `retry_after: 1`.
+    pub fn throttle_every(&self, method: &str, n: usize) {
+        self.lock().throttled.insert(method.to_ascii_lowercase(), n);
+    }
+
+    /// When each sendMessage Telegram accepted arrived: (chat id, instant), oldest first.
+    pub fn send_times(&self) -> Vec<(i64, std::time::Instant)> {
+        self.lock().send_times.clone()
     }
 
     /// The next `n` calls of `method` get a 429 with `retry_after: 1`.
@@ -665,6 +679,15 @@ async fn handle(
     {
         let mut inner = shared.inner.lock().expect("fake Telegram state");
         *inner.calls.entry(method.clone()).or_default() += 1;
+        let throttled = inner
+            .throttled
+            .get(&method)
+            .is_some_and(|n| inner.calls[&method] % n == 0);
+        if throttled {
+            inner
+                .failures
+                .insert(method.clone(), (1, Failure::TooManyRequests));
+        }
         if let Some((left, failure)) = inner.failures.get_mut(&method).filter(|f| f.0 > 0) {
             *left -= 1;
             return match failure {
@@ -747,6 +770,7 @@ async fn handle(
             let message_id = if edited {
                 int(&params["message_id"]).unwrap_or_default()
             } else {
+                inner.send_times.push((chat_id, std::time::Instant::now()));
                 inner.next_message += 1;
                 inner.next_message
             };

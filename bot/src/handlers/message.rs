@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, branding, channels, confirm, credits, epg, guided, link, logs, payments,
-    pricing, resellers, stats, subresellers, subscribers,
+    Ctx, HandlerResult, branding, broadcast, channels, confirm, credits, epg, guided, link, logs,
+    payments, pricing, resellers, settings, stats, subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -229,5 +229,8 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::EpgMap(channel, id) => epg::map(ctx, &channel, &id).await,
         Request::SyncStatus(decision) => channels::sync_status(ctx, decision).await,
         Request::Bouquet(target, bouquet) => channels::bouquet(ctx, &target, &bouquet).await,
+        Request::Settings(change) => settings::show(ctx, change).await,
+        Request::DigestNow => settings::digest_now(ctx).await,
+        Request::Broadcast(audience, text) => broadcast::preview(ctx, &audience, &text).await,
     }
 }

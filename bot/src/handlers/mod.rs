@@ -1,6 +1,7 @@
 //! Update handlers: the dptree schema, and one module per area of the bot.
 
 mod branding;
+mod broadcast;
 mod channels;
 mod confirm;
 mod credits;
@@ -13,6 +14,7 @@ mod payments;
 mod press;
 mod pricing;
 mod resellers;
+mod settings;
 mod stats;
 mod subresellers;
 mod subscribers;

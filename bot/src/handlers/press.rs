@@ -1,7 +1,10 @@
 //! Button presses. The data is decoded into a [`Press`] and everything it asks for is checked
 //! by core against the presser's own rights, so forged data changes and reveals nothing.
 
-use super::{Ctx, HandlerResult, confirm, credits, guided, payments, resellers, subscribers};
+use super::{
+    Ctx, HandlerResult, broadcast, confirm, credits, guided, payments, resellers, settings,
+    subscribers,
+};
 use crate::app::App;
 use crate::callback::{CardAction, Press};
 use crate::reply;
@@ -90,6 +93,8 @@ async fn act(
         Press::Template(id, reset, reseller) => {
             resellers::press_template(ctx, card, &reseller, id, reset).await
         }
+        Press::Notify(kind, on) => settings::switch(ctx, card, kind, on).await,
+        Press::Broadcast(id, send) => broadcast::decide(ctx, card, id, send).await,
         Press::Confirm(_) | Press::Cancel(_) => Ok(()),
     }
 }

@@ -104,6 +104,27 @@ impl Core {
             },
         )
         .await?;
+        let (verb, why) = if amount > 0 {
+            (
+                "granted you",
+                note.map(|n| format!(" ({n})")).unwrap_or_default(),
+            )
+        } else {
+            (
+                "deducted",
+                note.map(|n| format!(" from you ({n})")).unwrap_or_default(),
+            )
+        };
+        crate::notify::to_reseller(
+            tx,
+            r.id.0,
+            &format!(
+                "An admin {verb} {} credits{why}; balance {}.",
+                amount.abs(),
+                movement.after
+            ),
+        )
+        .await?;
         self.finish(
             claimed,
             op,

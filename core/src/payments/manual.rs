@@ -49,10 +49,12 @@ impl Core {
         .rows_affected()
             == 1;
         if rejected {
-            notify::to_reseller(
+            notify::to_reseller_as(
                 &mut tx,
                 o.reseller_id,
+                notify::Kind::General,
                 &format!("Your payment for order {} was not accepted. Contact your admin if you think this is a mistake.", o.public_id),
+                &[],
             )
             .await?;
             crate::audit::record(
