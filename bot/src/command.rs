@@ -2,9 +2,9 @@
 //! saying what was wrong and how to write it.
 
 use reseller_core::activity::LogFilter;
+use reseller_core::broadcast::Audience;
 use reseller_core::domain::CredentialsTemplate;
 use reseller_core::domain::Discount;
-use reseller_core::broadcast::Audience;
 use reseller_core::domain::{
     Days, Label, Limit, LimitValue, ParseError, Permission, Setting, TemplateName, Username,
     parse_switch, shorten,

@@ -4,7 +4,6 @@
 
 use crate::support::{ADMIN, TestApp};
 use crate::telegram::Sent;
-use chrono::Timelike;
 use reseller_core::Actor;
 use reseller_core::domain::{TelegramId, Username};
 use std::time::Duration;
@@ -97,9 +96,9 @@ async fn a_low_credit_alert_is_sent_once_per_crossing() {
 
 #[tokio::test]
 async fn the_expiry_digest_lists_exactly_the_subscribers_due_and_its_button_extends() {
-    // The scheduler's own hour is kept away from now, so only /digest now sends today's.
-    let hour = (chrono::Utc::now().hour() + 12) % 24;
-    let app = TestApp::spawn_with(|s| s.notifications.digest_hour = hour).await;
+    // The scheduler's own hour is kept away from now (see `test_settings`), so only /digest now
+    // sends today's.
+    let app = TestApp::spawn().await;
     app.reseller("alice", ALICE).await;
     app.grant("alice", 100).await;
     create(&app, "soon1", 1).await;

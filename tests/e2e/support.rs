@@ -27,6 +27,9 @@ pub async fn test_settings(tg: &FakeTelegram) -> Settings {
     settings.credentials_key = Some(reseller_core::CredentialCipher::generate_key());
     settings.rate_limit.actions_per_minute = 10_000.try_into().expect("non-zero");
     settings.rate_limit.burst = 10_000.try_into().expect("non-zero");
+    // The daily digests and summaries come at an hour twelve hours away, so none arrives in
+    // the middle of a test that reads "the next message"; tests of them use `/digest now`.
+    settings.notifications.digest_hour = (chrono::Timelike::hour(&chrono::Utc::now()) + 12) % 24;
     settings
 }
 
