@@ -7,6 +7,7 @@ mod telegram_html;
 
 mod admin;
 mod bouquets;
+mod bulk;
 mod cli;
 mod cluster;
 mod epg;

@@ -49,6 +49,12 @@ pub(crate) async fn confirm(
             };
             ctx.edit(card, &render::outcome(&done.value, creds.as_ref()), None)
                 .await?;
+            if let Outcome::Bulk(b) = &done.value
+                && b.created
+                && !done.replayed
+            {
+                super::bulk::send_credentials(ctx, id).await?;
+            }
             Ok(done.replayed.then_some("Already done."))
         }
         Err(e) => {

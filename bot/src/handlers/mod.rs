@@ -1,5 +1,6 @@
 //! Update handlers: the dptree schema, and one module per area of the bot.
 
+mod bulk;
 mod channels;
 mod confirm;
 mod credits;

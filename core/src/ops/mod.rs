@@ -3,6 +3,7 @@
 //! per operation id.
 
 mod branding;
+pub mod bulk;
 pub mod confirm;
 mod create_reseller;
 mod create_subscriber;
@@ -16,6 +17,7 @@ mod set_active;
 mod templates;
 mod trial;
 
+pub use bulk::{BulkDone, BulkPlan, BulkRow, Refused, Selection};
 pub use confirm::{Command, Outcome, Quote};
 pub use create_reseller::NewReseller;
 pub use create_subscriber::Created;
