@@ -64,35 +64,37 @@ pub struct BulkPlan {
 }
 
 impl BulkPlan {
-    /// Reads `username,days[,note]` rows (CSV, RFC 4180; a header row starting with
-    /// `username`, blank lines and `#` comments are skipped). Bad rows and repeated usernames
-    /// are refused one by one; the whole list only when it is empty or too long.
+    /// Reads `username,days[,note]` rows, each line one CSV record (RFC 4180 quoting; a note
+    /// cannot hold a line break anyway), so a refusal names the line the sender sees. A header
+    /// row starting with `username`, blank lines and `#` comments are skipped. Bad rows and
+    /// repeated usernames are refused one by one; the whole list only when empty or too long.
     pub fn parse(text: &str) -> std::result::Result<BulkPlan, ParseError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .comment(Some(b'#'))
-            .from_reader(text.as_bytes());
         let mut plan = BulkPlan::default();
         let mut seen: HashMap<Username, u64> = HashMap::new();
         let mut count = 0;
-        for (i, record) in reader.records().enumerate() {
+        for (i, text) in text.lines().enumerate() {
             let line = i as u64 + 1;
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    let line = e.position().map_or(line, |p| p.line());
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            let record = match reader.records().next() {
+                Some(Ok(r)) => r,
+                Some(Err(e)) => {
+                    count += 1;
                     plan.refused.push(Refused {
                         line,
-                        row: String::new(),
+                        row: shorten(text),
                         reason: format!("not readable as CSV: {e}"),
                     });
-                    count += 1;
                     continue;
                 }
+                None => continue,
             };
-            let line = record.position().map_or(line, |p| p.line());
             if count == 0
                 && record
                     .get(0)
