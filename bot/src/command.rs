@@ -95,6 +95,12 @@ pub(crate) enum Request {
     /// `/channels import` as the caption of an uploaded playlist file.
     ImportUploadedChannels,
     Kick(Username),
+    /// `/bulk` (or `/bulk create`) alone: the list comes next.
+    BulkStart,
+    /// `/bulk [create]` followed by the list's lines.
+    BulkCreate(String),
+    /// `/bulk extend expiring <days>` (`None`) or `/bulk extend <days> <usernames>`.
+    BulkExtend(Days, Option<String>),
     /// `/syncstatus`, or `/syncstatus retry|drop <job>`.
     SyncStatus(Option<(bool, i64)>),
     /// Admins: a reseller's sellable categories; resellers: a subscriber's.
@@ -185,6 +191,10 @@ pub(crate) fn parse(text: &str, bot_username: &str) -> Option<Result<Request, St
     if name.eq_ignore_ascii_case("broadcast") {
         // The text keeps its line breaks, so it is read whole rather than word by word.
         return Some(parse_broadcast(args));
+    }
+    if name.eq_ignore_ascii_case("bulk") {
+        // Lines matter here: the list follows the command in the same message.
+        return Some(parse_bulk(args));
     }
     let args: Vec<&str> = args.split_whitespace().collect();
     Some(parse_command(&name, &args))
@@ -546,6 +556,39 @@ fn parse_broadcast(args: &str) -> Result<Request, String> {
     Ok(Request::Broadcast(audience, text.trim().to_string()))
 }
 
+const BULK_USAGE: &str = "/bulk followed by lines username,days[,note] (or send a CSV file with the caption /bulk); /bulk extend expiring <days>; or /bulk extend <days> <usernames>";
+
+/// `/bulk [create] [lines]`, `/bulk extend expiring <days>`, `/bulk extend <days> <names>`.
+fn parse_bulk(args: &str) -> Result<Request, String> {
+    let args = args.trim();
+    let (first, rest) = args
+        .split_once(char::is_whitespace)
+        .map_or((args, ""), |(f, r)| (f, r.trim()));
+    match first.to_ascii_lowercase().as_str() {
+        "" => Ok(Request::BulkStart),
+        "create" if rest.is_empty() => Ok(Request::BulkStart),
+        "create" => Ok(Request::BulkCreate(rest.to_string())),
+        "extend" => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            match words.as_slice() {
+                [w, days] if w.eq_ignore_ascii_case("expiring") => Ok(Request::BulkExtend(
+                    Days::parse(days).map_err(usage(BULK_USAGE))?,
+                    None,
+                )),
+                [days, _, ..] => {
+                    let names = rest[days.len()..].trim();
+                    Ok(Request::BulkExtend(
+                        Days::parse(days).map_err(usage(BULK_USAGE))?,
+                        Some(names.to_string()),
+                    ))
+                }
+                _ => Err(format!("Usage: {BULK_USAGE}")),
+            }
+        }
+        _ => Ok(Request::BulkCreate(args.to_string())),
+    }
+}
+
 /// `/template add|edit <name> [title words] [setting=value ...]` and `/template apply`.
 fn parse_template(args: &[&str]) -> Result<Request, String> {
     let u = TEMPLATE_USAGE;
@@ -754,6 +797,41 @@ mod tests {
                 reseller: Username::parse("alice").unwrap(),
                 reset: true,
             })
+        );
+    }
+
+    #[test]
+    fn bulk_keeps_the_lines_of_its_list() {
+        assert_eq!(p("/bulk"), Ok(Request::BulkStart));
+        assert_eq!(p("/bulk create"), Ok(Request::BulkStart));
+        assert_eq!(
+            p("/bulk create\nalice,30\nbob,7,VIP"),
+            Ok(Request::BulkCreate("alice,30\nbob,7,VIP".into()))
+        );
+        assert_eq!(
+            p("/bulk\nalice,30"),
+            Ok(Request::BulkCreate("alice,30".into()))
+        );
+        assert_eq!(
+            p("/bulk extend expiring 30"),
+            Ok(Request::BulkExtend(Days::new(30).unwrap(), None))
+        );
+        assert_eq!(
+            p("/bulk extend 7 alice\nbob"),
+            Ok(Request::BulkExtend(
+                Days::new(7).unwrap(),
+                Some("alice\nbob".into())
+            ))
+        );
+        assert!(
+            p("/bulk extend expiring 0")
+                .unwrap_err()
+                .contains("at least 1; you gave 0")
+        );
+        assert!(
+            p("/bulk extend 30")
+                .unwrap_err()
+                .starts_with("Usage: /bulk")
         );
     }
 

@@ -14,6 +14,8 @@ pub(crate) enum State {
     NewAwaitingUsername { days: Days },
     /// A manual payment waits for the photo of its receipt.
     AwaitingReceipt { order: String },
+    /// `/bulk` waits for the list (text or a CSV file).
+    AwaitingBulkList,
 }
 
 pub(crate) async fn load(core: &Core, chat: i64) -> reseller_core::Result<Option<State>> {

@@ -6,7 +6,7 @@ use reseller_core::activity::{Happening, LogEntry, Who};
 use reseller_core::domain::Permission;
 use reseller_core::domain::{Limit, Placeholder};
 use reseller_core::ledger::Kind;
-use reseller_core::ops::{Command, Outcome, Quote, Transferred};
+use reseller_core::ops::{Command, Outcome, Quote, Refused, Selection, Transferred};
 use reseller_core::payments::{PriceSource, PricedPackage, ResellerPricing, format_money};
 use reseller_core::queries::Page;
 use reseller_core::queries::history::Entry;
@@ -38,6 +38,7 @@ pub(crate) fn help(actor: &Actor) -> String {
         /users [active|expired|expiring|disabled] [search] — list\n\
         /user &lt;username&gt; — details and actions\n\
         /extend &lt;username&gt; &lt;days&gt; — add days\n\
+        /bulk — create many from a list or CSV file; /bulk extend expiring &lt;days&gt; (if allowed)\n\
         /reset &lt;username&gt; — new password and token\n\
         /disable, /enable &lt;username&gt;\n\
         /delete &lt;username&gt;\n\
@@ -171,6 +172,17 @@ pub(crate) fn quote(q: &Quote) -> String {
             escape(reseller.as_str()),
             escape(note)
         ),
+        Command::BulkCreate { rows, refused } => format!(
+            "Create <b>{}</b> subscribers ({} days in all)?{}",
+            rows.len(),
+            credits(rows.iter().map(|r| r.days.get()).sum()),
+            refused_rows(refused)
+        ),
+        Command::BulkExtend { days, refused, .. } => format!(
+            "Extend <b>{}</b> subscribers by <b>{days}</b> days?{}",
+            bulk_count(&q.command),
+            refused_rows(refused)
+        ),
     };
     let mut text = what;
     if q.cost > 0 && !matches!(q.command, Command::Deduct { .. }) {
@@ -181,6 +193,56 @@ pub(crate) fn quote(q: &Quote) -> String {
             "\nBalance: {} → <b>{}</b>",
             credits(b),
             credits(a)
+        ));
+    }
+    text
+}
+
+/// The lines a bulk card would change.
+pub(crate) fn bulk_count(command: &Command) -> usize {
+    match command {
+        Command::BulkCreate { rows, .. } => rows.len(),
+        Command::BulkExtend {
+            selection: Selection::Named(names),
+            ..
+        } => names.len(),
+        _ => 1,
+    }
+}
+
+/// Rows a bulk card shows refused one by one; the rest are counted.
+const REFUSED_SHOWN: usize = 15;
+
+/// The refused rows of a bulk card with their reasons, within a message.
+fn refused_rows(refused: &[Refused]) -> String {
+    if refused.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("\n\n⚠️ {} rows refused:", refused.len());
+    for r in refused.iter().take(REFUSED_SHOWN) {
+        let reason: String = r.reason.chars().take(140).collect();
+        text.push_str(&format!(
+            "\n• line {} {}: {}",
+            r.line,
+            escape(&r.row),
+            escape(&reason)
+        ));
+    }
+    if refused.len() > REFUSED_SHOWN {
+        let lines: Vec<String> = refused[REFUSED_SHOWN..]
+            .iter()
+            .take(40)
+            .map(|r| r.line.to_string())
+            .collect();
+        text.push_str(&format!(
+            "\n…and {} more: lines {}{}",
+            refused.len() - REFUSED_SHOWN,
+            lines.join(", "),
+            if refused.len() > REFUSED_SHOWN + 40 {
+                ", …"
+            } else {
+                ""
+            }
         ));
     }
     text
@@ -246,6 +308,22 @@ pub(crate) fn outcome(o: &Outcome, creds: Option<&str>) -> String {
             .unwrap_or_default()
     };
     match o {
+        Outcome::Bulk(b) => format!(
+            "✅ {} {} subscribers.{}{}{}",
+            if b.created { "Created" } else { "Extended" },
+            b.lines.len(),
+            if b.charged > 0 {
+                format!("\nCharged: {} credits", credits(b.charged))
+            } else {
+                String::new()
+            },
+            balance(b.balance),
+            if b.created {
+                "\nTheir credentials follow as a CSV file; it holds passwords, so keep it safe."
+            } else {
+                ""
+            }
+        ),
         Outcome::Created(c) => format!(
             "✅ {} <b>{}</b> created until {}.{}{}{creds}",
             if c.trial { "Trial" } else { "Subscriber" },

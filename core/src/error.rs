@@ -43,6 +43,11 @@ pub enum CoreError {
         "You have reached your limit of {max} subscribers; you have {current}. Delete one or ask your admin to raise the limit."
     )]
     MaxUsersReached { max: i64, current: i64 },
+    #[error(
+        "This list would create {rows} subscribers, but your limit is {max} and you have {current}: room for {}. Nothing was created; shorten the list or ask your admin to raise the limit.",
+        (max - current).max(0)
+    )]
+    BatchOverMaxUsers { rows: i64, max: i64, current: i64 },
     #[error("A trial lasts 1 to {max} hours; you asked for {asked}.")]
     TrialLength { max: i64, asked: i64 },
     #[error(

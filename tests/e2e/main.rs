@@ -8,6 +8,7 @@ mod telegram_html;
 mod admin;
 mod bouquets;
 mod branding;
+mod bulk;
 mod cli;
 mod cluster;
 mod epg;

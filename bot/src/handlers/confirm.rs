@@ -58,6 +58,12 @@ pub(crate) async fn confirm(
             if let Some(c) = apart {
                 super::branding::send_credentials(ctx, &c).await?;
             }
+            if let Outcome::Bulk(b) = &done.value
+                && b.created
+                && !done.replayed
+            {
+                super::bulk::send_credentials(ctx, id).await?;
+            }
             Ok(done.replayed.then_some("Already done."))
         }
         Err(e) => {

@@ -51,6 +51,7 @@ pub(crate) async fn on_text(ctx: &Ctx, text: &str) -> HandlerResult {
                     .await
             }
         },
+        Some(State::AwaitingBulkList) => super::bulk::create_from_text(ctx, text).await,
         Some(State::AwaitingReceipt { .. }) => {
             ctx.say("Please send a photo of the payment receipt, or /cancel.")
                 .await

@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, branding, broadcast, channels, confirm, credits, epg, guided, link, logs,
-    payments, pricing, resellers, settings, stats, subresellers, subscribers,
+    Ctx, HandlerResult, branding, broadcast, bulk, channels, confirm, credits, epg, guided, link,
+    logs, payments, pricing, resellers, settings, stats, subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -61,6 +61,10 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
         chat: msg.chat.id,
         actor,
     };
+    if let (Some(Ok(Request::BulkStart)), Some(document)) = (&parsed, msg.document()) {
+        conversation::clear(&ctx.app.core, ctx.chat.0).await?;
+        return bulk::create_from_file(&ctx, document).await;
+    }
     match parsed {
         Some(Ok(Request::ImportUploadedChannels)) => channels::import_file(&ctx, msg.document()).await,
         Some(Ok(Request::EpgUpload)) => epg::upload(&ctx, msg.document()).await,
@@ -76,13 +80,14 @@ pub(crate) async fn on_message(bot: Bot, msg: Message, me: Me, app: Arc<App>) ->
             ctx.say(&format!("⚠️ {}", teloxide::utils::html::escape(&usage)))
                 .await
         }
-        None => match msg.photo() {
-            Some(photo) => match conversation::load(&ctx.app.core, ctx.chat.0).await? {
+        None => match (msg.document(), msg.photo()) {
+            (Some(document), _) => bulk::file_in_flow(&ctx, document).await,
+            (None, Some(photo)) => match conversation::load(&ctx.app.core, ctx.chat.0).await? {
                 Some(conversation::State::AwaitingReceipt { order }) => payments::receipt(&ctx, &order, photo).await,
                 _ => ctx.say("Photos are only taken as payment receipts, after choosing manual payment in /buy.").await,
             },
-            None if text.is_empty() => Ok(()),
-            None => guided::on_text(&ctx, text).await,
+            (None, None) if text.is_empty() => Ok(()),
+            (None, None) => guided::on_text(&ctx, text).await,
         },
     }
 }
@@ -228,6 +233,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::EpgRefresh => epg::refresh(ctx).await,
         Request::EpgMap(channel, id) => epg::map(ctx, &channel, &id).await,
         Request::SyncStatus(decision) => channels::sync_status(ctx, decision).await,
+        Request::BulkStart => bulk::start(ctx).await,
+        Request::BulkCreate(text) => bulk::create_from_text(ctx, &text).await,
+        Request::BulkExtend(days, names) => bulk::extend(ctx, days, names.as_deref()).await,
         Request::Bouquet(target, bouquet) => channels::bouquet(ctx, &target, &bouquet).await,
         Request::Settings(change) => settings::show(ctx, change).await,
         Request::DigestNow => settings::digest_now(ctx).await,

@@ -2,6 +2,7 @@
 
 mod branding;
 mod broadcast;
+mod bulk;
 mod channels;
 mod confirm;
 mod credits;

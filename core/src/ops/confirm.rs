@@ -1,6 +1,7 @@
 //! Two-step execution: an action is proposed (checked and priced, nothing changes), then
 //! confirmed by the same person (carried out once, whatever the number of presses).
 
+use super::bulk::{BulkDone, BulkRow, Refused, Selection};
 use super::{Created, Deleted, Extended, Moved};
 use crate::core::now;
 use crate::domain::{Days, OperationId, Permission, Username};
@@ -41,6 +42,17 @@ pub enum Command {
         days: Days,
         note: String,
     },
+    /// The quote keeps the rows it accepts in `rows` and adds those it refuses to `refused`.
+    BulkCreate {
+        rows: Vec<BulkRow>,
+        refused: Vec<Refused>,
+    },
+    /// The quote resolves the selection to the names it accepts.
+    BulkExtend {
+        days: Days,
+        selection: Selection,
+        refused: Vec<Refused>,
+    },
 }
 
 /// What confirming would do to a balance.
@@ -64,6 +76,7 @@ pub enum Outcome {
     Reset(String),
     Deleted(Deleted),
     Moved(Moved),
+    Bulk(BulkDone),
 }
 
 /// Confirmations older than this are refused, so a week-old card cannot be pressed by accident.
@@ -99,6 +112,17 @@ impl Core {
             })
         };
         match command {
+            Command::BulkCreate { rows, refused } => {
+                self.quote_bulk_create(conn, actor, rows, refused).await
+            }
+            Command::BulkExtend {
+                days,
+                selection,
+                refused,
+            } => {
+                self.quote_bulk_extend(conn, actor, *days, selection, refused)
+                    .await
+            }
             Command::CreateSubscriber { username, days } => {
                 if let Actor::Reseller(id) = actor {
                     let r = resellers::by_id(&mut *conn, *id).await?;
@@ -337,6 +361,35 @@ impl Core {
                 self.deduct(actor, op, &reseller, days, &note).await?,
                 Outcome::Moved,
             ),
+            Command::BulkCreate { rows, .. } => {
+                wrap(self.bulk_create(actor, op, &rows).await?, Outcome::Bulk)
+            }
+            Command::BulkExtend {
+                days, selection, ..
+            } => {
+                let names = match selection {
+                    Selection::Named(names) => names,
+                    // Not through a card: resolved now, as a card would have.
+                    Selection::Expiring => {
+                        let quoted = Command::BulkExtend {
+                            days,
+                            selection,
+                            refused: Vec::new(),
+                        };
+                        match self.quote(actor, &quoted).await?.command {
+                            Command::BulkExtend {
+                                selection: Selection::Named(names),
+                                ..
+                            } => names,
+                            _ => Vec::new(),
+                        }
+                    }
+                };
+                wrap(
+                    self.bulk_extend(actor, op, days, &names).await?,
+                    Outcome::Bulk,
+                )
+            }
         })
     }
 }

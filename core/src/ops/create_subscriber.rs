@@ -157,8 +157,7 @@ impl Core {
         Ok(id)
     }
 
-    /// The end every creation shares: its sync job, its audit row, the news for other instances
-    /// (which may hold the name as unknown), and the outcome stored with the commit.
+    /// The end every creation shares: its line's records, then the outcome stored with the commit.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn finish_line(
         &self,
@@ -170,14 +169,42 @@ impl Core {
         details: serde_json::Value,
         value: Created,
     ) -> Result<Done<Created>> {
-        let tx = &mut claimed;
+        self.record_line(
+            &mut claimed,
+            actor,
+            reseller,
+            action,
+            details,
+            &value.username,
+            value.charged,
+        )
+        .await?;
+        let username = value.username.clone();
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(&username);
+        Ok(done)
+    }
+
+    /// What every created line writes besides itself: its sync job, its audit row, and the news
+    /// for other instances (which may hold the name as unknown).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_line(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        reseller: Option<ResellerId>,
+        action: &'static str,
+        details: serde_json::Value,
+        username: &str,
+        charged: i64,
+    ) -> Result<()> {
         crate::sync::enqueue(
             tx,
             self.policy.sync_enabled,
-            &value.username,
+            username,
             reseller,
             JobKind::Create,
-            value.charged,
+            charged,
         )
         .await?;
         audit::record(
@@ -186,16 +213,12 @@ impl Core {
             Entry {
                 action,
                 reseller,
-                target: Some(&value.username),
+                target: Some(username),
                 details,
             },
         )
         .await?;
-        self.publish(tx, &crate::bus::Event::Access(value.username.clone()))
-            .await?;
-        let username = value.username.clone();
-        let done = self.finish(claimed, op, value).await?;
-        self.access.forget(&username);
-        Ok(done)
+        self.publish(tx, &crate::bus::Event::Access(username.to_string()))
+            .await
     }
 }

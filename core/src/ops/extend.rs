@@ -1,5 +1,6 @@
 use crate::audit::{self, Entry};
 use crate::core::{now, to_time};
+use crate::db::Tx;
 use crate::domain::{Days, OperationId, Permission, Username};
 use crate::idempotency::Claim;
 use crate::ledger::{self, Kind, Posting};
@@ -32,7 +33,24 @@ impl Core {
             Claim::Fresh(tx) => tx,
             Claim::Replayed(done) => return Ok(done),
         };
-        let tx = &mut claimed;
+        let value = self
+            .extend_line(&mut claimed, actor, username, days, format!("{op}:debit"))
+            .await?;
+        let done = self.finish(claimed, op, value).await?;
+        self.access.forget(username.as_str());
+        Ok(done)
+    }
+
+    /// One extension inside the caller's transaction: rights, the debit (ledger row `key`),
+    /// the new expiry, its sync job, audit row and news.
+    pub(super) async fn extend_line(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        username: &Username,
+        days: Days,
+        key: String,
+    ) -> Result<Extended> {
         let (sub, owner) =
             subscribers::for_change(tx, actor, username, Permission::CanExtendUsers).await?;
         let mut balance = None;
@@ -44,7 +62,7 @@ impl Core {
                 actor: actor.label(),
                 subscriber: Some((sub.id, &sub.username)),
                 note: Some("extension"),
-                key: format!("{op}:debit"),
+                key,
             };
             let Some(moved) = ledger::post(tx, posting, false).await? else {
                 return Err(CoreError::InsufficientCredits {
@@ -103,8 +121,6 @@ impl Core {
         };
         self.publish(tx, &crate::bus::Event::Access(value.username.clone()))
             .await?;
-        let done = self.finish(claimed, op, value).await?;
-        self.access.forget(username.as_str());
-        Ok(done)
+        Ok(value)
     }
 }

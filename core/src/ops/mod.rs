@@ -3,6 +3,7 @@
 //! per operation id.
 
 pub(crate) mod branding;
+pub mod bulk;
 pub mod confirm;
 mod create_reseller;
 mod create_subscriber;
@@ -19,6 +20,7 @@ mod transfer;
 mod trial;
 
 pub use branding::{BrandChange, Branding, SUPPORT_MAX};
+pub use bulk::{BulkDone, BulkPlan, BulkRow, Refused, Selection};
 pub use confirm::{Command, Outcome, Quote};
 pub use create_reseller::NewReseller;
 pub use create_subscriber::Created;

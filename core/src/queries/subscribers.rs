@@ -374,7 +374,7 @@ impl Core {
     }
 
     /// Decrypts the credentials of `s`, which the caller has checked the asker may see.
-    async fn decrypt(
+    pub(crate) async fn decrypt(
         &self,
         conn: &mut sqlx::AnyConnection,
         s: Subscriber,
