@@ -7,6 +7,7 @@ use reseller_core::domain::{
 };
 use reseller_core::payments::NewPackage;
 use reseller_core::queries::subscribers::{Filter, parse_filter};
+use reseller_core::reports::{Chart, Export, Month};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
@@ -102,6 +103,12 @@ pub(crate) enum Request {
         limit: Limit,
         value: LimitValue,
     },
+    /// `/report [YYYY-MM]`: the month's report, the current month by default.
+    Report(Option<Month>),
+    /// `/report chart growth|credits|revenue`.
+    ReportChart(Chart),
+    /// `/export subscribers|ledger|summary|orders [YYYY-MM]`.
+    Export(Export, Option<Month>),
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -137,6 +144,25 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "help" | "menu" => Request::Help,
         "cancel" => Request::Cancel,
         "stats" => Request::Stats,
+        "report" => {
+            let u = "/report [YYYY-MM], or /report chart growth|credits|revenue";
+            let month = |m: &str| Month::parse(m).map_err(|e| format!("{e}\nUsage: {u}"));
+            match args {
+                [] => Request::Report(None),
+                ["chart", kind] => Request::ReportChart(Chart::parse(kind).map_err(|e| format!("{e}\nUsage: {u}"))?),
+                [m] => Request::Report(Some(month(m)?)),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "export" => {
+            let u = "/export subscribers|ledger|summary|orders [YYYY-MM]";
+            let what = |w: &str| Export::parse(w).map_err(|e| format!("{e}\nUsage: {u}"));
+            match args {
+                [w] => Request::Export(what(w)?, None),
+                [w, m] => Request::Export(what(w)?, Some(Month::parse(m).map_err(|e| format!("{e}\nUsage: {u}"))?)),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
         "balance" => Request::Balance,
         "history" => match args {
             [] => Request::History(None),

@@ -47,6 +47,8 @@ pub(crate) fn help(actor: &Actor) -> String {
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\
         /stats — dashboard\n\
+        /report [YYYY-MM] — the month's report; /report chart growth|credits|revenue\n\
+        /export subscribers|ledger|summary|orders [YYYY-MM] — CSV files\n\
         /buy — buy credits\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /cancel — stop a guided flow";
@@ -69,6 +71,7 @@ pub(crate) fn help(actor: &Actor) -> String {
              /template apply &lt;name&gt; &lt;reseller&gt; [reset] — reset clears their overrides\n\
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
+             /report [YYYY-MM] — every reseller's month, KPIs and ranking (charts and /export too)\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
              /epg [source &lt;XMLTV URL&gt;|refresh|map &lt;channel&gt; &lt;guide id&gt;] — the programme guide\n\
              /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\

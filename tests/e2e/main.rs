@@ -25,6 +25,7 @@ mod player_catalogue;
 mod player_limits;
 mod providers;
 mod purchases;
+mod reports;
 mod resilience;
 mod rules;
 mod security;

@@ -35,7 +35,6 @@ pub struct Sent {
 
 /// A file the bot uploaded with sendDocument or sendPhoto, as Telegram received it.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // read by the bulk and report tests
 pub struct Upload {
     pub method: String,
     pub chat_id: i64,
@@ -372,7 +371,6 @@ impl FakeTelegram {
     }
 
     /// Every file the bot uploaded, oldest first.
-    #[allow(dead_code)] // read by the bulk and report tests
     pub fn uploads(&self) -> Vec<Upload> {
         self.lock().uploads.clone()
     }

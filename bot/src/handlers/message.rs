@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
-    subscribers,
+    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, reports,
+    resellers, stats, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -96,6 +96,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Start(_) | Request::Help => ctx.say(&render::help(&ctx.actor)).await,
         Request::Cancel => ctx.say("Cancelled. Send /help for the menu.").await,
         Request::Stats => stats::show(ctx).await,
+        Request::Report(month) => reports::month(ctx, month).await,
+        Request::ReportChart(chart) => reports::chart(ctx, chart).await,
+        Request::Export(what, month) => reports::export(ctx, what, month).await,
         Request::Balance => credits::balance(ctx).await,
         Request::History(of) => credits::history(ctx, of.as_ref(), 0, None).await,
         Request::New(None) => guided::start_new(ctx).await,

@@ -9,6 +9,7 @@ mod link;
 mod message;
 mod payments;
 mod press;
+mod reports;
 mod resellers;
 mod stats;
 mod subscribers;
