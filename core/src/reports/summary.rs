@@ -172,7 +172,8 @@ impl Core {
             f.taken_back = r.try_get("taken")?;
         }
 
-        // The balance then: today's less what moved since.
+        // The balance then: today's less what moved after the month (nothing, for the
+        // current one).
         let (mine, id) = scope.filter("r.id", 1);
         let rows = sqlx::query(&format!(
             "SELECT r.id, r.balance - CAST(COALESCE((SELECT SUM(t.amount) FROM credit_transactions t \
@@ -180,7 +181,7 @@ impl Core {
              FROM resellers r WHERE {mine} AND r.created_at < $3"
         ))
         .bind(id)
-        .bind(cut)
+        .bind(end)
         .bind(end)
         .fetch_all(db)
         .await?;
@@ -212,10 +213,12 @@ impl Core {
 
         for (column, condition, lo) in [
             ("expired", "expires_at >= $2 AND expires_at < $3", start),
+            // Every row was created before `end`; its expiry is compared with now in the
+            // current month.
             (
                 "active",
-                "active = 1 AND expires_at >= $3 AND created_at < $3 AND $2 = $2",
-                0,
+                "active = 1 AND created_at < $2 AND expires_at >= $3",
+                end,
             ),
         ] {
             let rows = sqlx::query(&format!(
