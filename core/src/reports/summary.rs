@@ -175,13 +175,14 @@ impl Core {
         // The balance then: today's less what moved after the month (nothing, for the
         // current one).
         let (mine, id) = scope.filter("r.id", 1);
+        let (theirs, _) = scope.filter("reseller_id", 1);
         let rows = sqlx::query(&format!(
-            "SELECT r.id, r.balance - CAST(COALESCE((SELECT SUM(t.amount) FROM credit_transactions t \
-             WHERE t.reseller_id = r.id AND t.created_at >= $2), 0) AS BIGINT) AS left_then \
-             FROM resellers r WHERE {mine} AND r.created_at < $3"
+            "SELECT r.id, r.balance - COALESCE(m.moved, 0) AS left_then FROM resellers r \
+             LEFT JOIN (SELECT reseller_id, CAST(SUM(amount) AS BIGINT) AS moved FROM credit_transactions \
+             WHERE {theirs} AND created_at >= $2 GROUP BY reseller_id) m ON m.reseller_id = r.id \
+             WHERE {mine} AND r.created_at < $2"
         ))
         .bind(id)
-        .bind(end)
         .bind(end)
         .fetch_all(db)
         .await?;
