@@ -11,6 +11,7 @@ use reseller_core::domain::{
 };
 use reseller_core::payments::{NewPackage, PriceChange};
 use reseller_core::queries::subscribers::{Filter, parse_filter};
+use reseller_core::reports::{Chart, Export, Month};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
@@ -153,6 +154,12 @@ pub(crate) enum Request {
         package: Option<String>,
         change: Option<PriceChange>,
     },
+    /// `/report [YYYY-MM]`: the month's report, the current month by default.
+    Report(Option<Month>),
+    /// `/report chart growth|credits|revenue`.
+    ReportChart(Chart),
+    /// `/export subscribers|ledger|summary|orders [YYYY-MM]`.
+    Export(Export, Option<Month>),
     /// `/settings` (or `/notifications`): the notification settings; with a change to make.
     Settings(Option<SettingsChange>),
     /// `/digest now`: today's digests not queued yet.
@@ -262,6 +269,25 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "help" | "menu" => Request::Help,
         "cancel" => Request::Cancel,
         "stats" => Request::Stats,
+        "report" => {
+            let u = "/report [YYYY-MM], or /report chart growth|credits|revenue";
+            let month = |m: &str| Month::parse(m).map_err(|e| format!("{e}\nUsage: {u}"));
+            match args {
+                [] => Request::Report(None),
+                ["chart", kind] => Request::ReportChart(Chart::parse(kind).map_err(|e| format!("{e}\nUsage: {u}"))?),
+                [m] => Request::Report(Some(month(m)?)),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
+        "export" => {
+            let u = "/export subscribers|ledger|summary|orders [YYYY-MM]";
+            let what = |w: &str| Export::parse(w).map_err(|e| format!("{e}\nUsage: {u}"));
+            match args {
+                [w] => Request::Export(what(w)?, None),
+                [w, m] => Request::Export(what(w)?, Some(Month::parse(m).map_err(|e| format!("{e}\nUsage: {u}"))?)),
+                _ => return Err(format!("Usage: {u}")),
+            }
+        }
         "balance" => Request::Balance,
         "history" => match args {
             [] => Request::History(None),

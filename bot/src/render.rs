@@ -50,6 +50,8 @@ pub(crate) fn help(actor: &Actor) -> String {
         /balance — your credits (1 credit = 1 day)\n\
         /history — credit history\n\
         /stats — dashboard\n\
+        /report [YYYY-MM] — the month's report; /report chart growth|credits|revenue\n\
+        /export subscribers|ledger|summary|orders [YYYY-MM] — CSV files\n\
         /buy — buy credits\n\
         /settings — notifications on/off, low-credit level, time zone\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
@@ -86,6 +88,7 @@ pub(crate) fn help(actor: &Actor) -> String {
              /template delete &lt;name&gt; — once no reseller is on it\n\
              /panelname &lt;reseller&gt; &lt;panel name&gt; — branding on their credentials\n\
              /stats — global dashboard\n\
+             /report [YYYY-MM] — every reseller's month, KPIs and ranking (charts and /export too)\n\
              /channels [import &lt;playlist URL&gt;] — the channel list players get\n\
              /epg [source &lt;XMLTV URL&gt;|refresh|map &lt;channel&gt; &lt;guide id&gt;] — the programme guide\n\
              /bouquet &lt;reseller&gt; all|&lt;category, ...&gt; — what they may sell\n\

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod payments;
 pub mod queries;
 pub mod ratelimit;
+pub mod reports;
 mod secrets;
 pub mod sync;
 pub mod telegram_updates;

@@ -298,3 +298,42 @@ impl Core {
         tx.commit().await.expect("commit");
     }
 }
+
+impl Core {
+    /// Inserts `count` rows of history for the resellers from id `first`: per row `n`, a
+    /// 1-credit debit and a `subscriber.extend` audit row spread over the past 120 days, and a
+    /// paid 50.00 USD order for every 100th. For the report benchmark: balances are not
+    /// chained, so `ledger verify` would object.
+    pub async fn seed_activity_for_bench(
+        &self,
+        prefix: &str,
+        count: i64,
+        first: i64,
+        resellers: i64,
+    ) {
+        let now = crate::core::now();
+        let seq = "WITH RECURSIVE seq(n) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT n + 1 FROM seq WHERE n < $1)";
+        let mut tx = self.db.begin_write().await.expect("begin");
+        for sql in [
+            "INSERT INTO credit_transactions (reseller_id, amount, kind, balance_before, balance_after, actor, note, \
+             idempotency_key, created_at) SELECT $2 + n % $3, -1, 'debit', 1, 0, 'bench', 'extension', $4 || CAST(n AS TEXT), \
+             $5 - n % 10368000 FROM seq",
+            "INSERT INTO audit_log (actor, action, reseller_id, target, details, created_at) \
+             SELECT 'bench', 'subscriber.extend', $2 + n % $3, $4 || CAST(n AS TEXT), '{}', $5 - n % 10368000 FROM seq",
+            "INSERT INTO orders (public_id, reseller_id, credits, amount_minor, currency, provider, status, created_at, paid_at) \
+             SELECT $4 || CAST(n AS TEXT), $2 + n % $3, 900, 5000, 'USD', 'bench', 'paid', $5 - n % 10368000, $5 - n % 10368000 \
+             FROM seq WHERE n % 100 = 0",
+        ] {
+            sqlx::query(&format!("{seq} {sql}"))
+                .bind(count)
+                .bind(first)
+                .bind(resellers)
+                .bind(prefix)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .expect("seed activity");
+        }
+        tx.commit().await.expect("commit");
+    }
+}

@@ -30,6 +30,7 @@ mod player_limits;
 mod pricing;
 mod providers;
 mod purchases;
+mod reports;
 mod resilience;
 mod rules;
 mod security;

@@ -3,7 +3,7 @@
 
 use super::{
     Ctx, HandlerResult, branding, broadcast, bulk, channels, confirm, credits, epg, guided, link,
-    logs, payments, pricing, resellers, settings, stats, subresellers, subscribers,
+    logs, payments, pricing, reports, resellers, settings, stats, subresellers, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -102,6 +102,9 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
         Request::Start(_) | Request::Help => ctx.say(&render::help(&ctx.actor)).await,
         Request::Cancel => ctx.say("Cancelled. Send /help for the menu.").await,
         Request::Stats => stats::show(ctx).await,
+        Request::Report(month) => reports::month(ctx, month).await,
+        Request::ReportChart(chart) => reports::chart(ctx, chart).await,
+        Request::Export(what, month) => reports::export(ctx, what, month).await,
         Request::Balance => credits::balance(ctx).await,
         Request::History(of) => credits::history(ctx, of.as_ref(), 0, None).await,
         Request::New(None) => guided::start_new(ctx).await,

@@ -14,6 +14,7 @@ mod message;
 mod payments;
 mod press;
 mod pricing;
+mod reports;
 mod resellers;
 mod settings;
 mod stats;
