@@ -180,6 +180,8 @@ async fn five_hundred_rows_the_balance_covers_only_499_of_create_nothing() {
         .say_expecting(ADMIN, "/deduct alice 1 correction", "Deduct")
         .await;
     app.press(ADMIN, &deduct, "Confirm").await;
+    // Alice is told of the deduction; let that arrive before her press's answer is read.
+    app.outbox_drained().await;
     let done = app.press(ALICE, &card, "Confirm").await;
     assert!(
         done.text
