@@ -102,6 +102,15 @@ pub(crate) enum Request {
         limit: Limit,
         value: LimitValue,
     },
+    ApiKey(ApiKeyRequest),
+}
+
+/// `/apikey new`, `/apikey list`, `/apikey revoke <prefix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiKeyRequest {
+    New,
+    List,
+    Revoke(String),
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -318,6 +327,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
                 _ => return Err(format!("Usage: {u}")),
             }
         }
+        "apikey" => match args {
+            ["new"] => Request::ApiKey(ApiKeyRequest::New),
+            [] | ["list"] => Request::ApiKey(ApiKeyRequest::List),
+            ["revoke", prefix] => Request::ApiKey(ApiKeyRequest::Revoke(prefix.to_string())),
+            _ => return Err("Usage: /apikey new, /apikey list, or /apikey revoke <prefix>".into()),
+        },
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })
 }

@@ -49,6 +49,7 @@ pub(crate) fn help(actor: &Actor) -> String {
         /stats — dashboard\n\
         /buy — buy credits\n\
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
+        /apikey new|list|revoke &lt;prefix&gt; — keys for the reseller API (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
         Actor::Reseller(_) => format!("<b>Reseller menu</b>\n\n{reseller}"),

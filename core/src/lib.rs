@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod api_keys;
 mod audit;
 pub mod bouquets;
 pub mod bus;

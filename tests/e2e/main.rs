@@ -6,6 +6,7 @@ mod telegram;
 mod telegram_html;
 
 mod admin;
+mod api;
 mod bouquets;
 mod cli;
 mod cluster;
@@ -33,3 +34,4 @@ mod sync;
 mod templates;
 mod trials;
 mod webhook_mode;
+mod xui_api;

@@ -2,8 +2,8 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, channels, confirm, credits, epg, guided, link, payments, resellers, stats,
-    subscribers,
+    Ctx, HandlerResult, apikeys, channels, confirm, credits, epg, guided, link, payments,
+    resellers, stats, subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -180,6 +180,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             limit,
             value,
         } => resellers::set_limit(ctx, &reseller, limit, value).await,
+        Request::ApiKey(r) => apikeys::handle(ctx, &r).await,
         Request::Buy | Request::Packages => payments::list(ctx).await,
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,

@@ -26,6 +26,8 @@ pub struct Subscriber {
     pub active_connections: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub last_access_at: Option<DateTime<Utc>>,
+    /// A trial line (`/trial`), not yet extended.
+    pub is_trial: bool,
 }
 
 /// Whether a subscriber can watch right now.
@@ -54,7 +56,7 @@ impl Subscriber {
 }
 
 const COLUMNS: &str = "s.id, s.username, s.expires_at, s.max_connections, s.active, s.notes, s.reseller_id, \
-    r.username AS owner_username, s.created_by_admin, s.active_connections, s.created_at, s.last_access_at";
+    r.username AS owner_username, s.created_by_admin, s.active_connections, s.created_at, s.last_access_at, s.is_trial";
 const FROM: &str = "FROM subscribers s LEFT JOIN resellers r ON r.id = s.reseller_id";
 
 fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
@@ -75,6 +77,7 @@ fn from_row(row: &AnyRow) -> std::result::Result<Subscriber, sqlx::Error> {
         last_access_at: row
             .try_get::<Option<i64>, _>("last_access_at")?
             .map(to_time),
+        is_trial: row.try_get::<i64, _>("is_trial")? != 0,
     })
 }
 
@@ -279,6 +282,25 @@ impl Core {
         let (s, viewer) =
             for_actor(&mut conn, actor, username, Permission::CanViewUsers, false).await?;
         Ok(with_visible_figures(s, viewer.as_ref()))
+    }
+
+    /// The username of subscriber `id`, if the actor may see it: the XUI API names lines by id.
+    /// Another reseller's subscriber is “not found”, like a username that does not exist.
+    pub async fn subscriber_username(&self, actor: &Actor, id: i64) -> Result<Username> {
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT username FROM subscribers WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.read())
+                .await?;
+        let not_found = || CoreError::NotFound {
+            kind: "subscriber with id",
+            name: id.to_string(),
+        };
+        let username = Username::parse(&name.ok_or_else(not_found)?)?;
+        match self.subscriber(actor, &username).await {
+            Err(CoreError::NotFound { .. }) => Err(not_found()),
+            other => other.map(|_| username),
+        }
     }
 
     /// The subscriber's password and token again, for their owner.
