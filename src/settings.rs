@@ -120,6 +120,7 @@ pub struct Settings {
     pub cryptomus_api_url: String,
     pub policy: PolicySettings,
     pub rate_limit: RateLimitSettings,
+    pub api: ApiSettings,
     pub channels: ChannelSettings,
     pub epg: EpgSettings,
     pub notifications: NotificationSettings,
@@ -184,6 +185,13 @@ pub struct RateLimitSettings {
     pub burst: NonZeroU32,
 }
 
+/// The reseller API's request rate per key, in each instance.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ApiSettings {
+    pub requests_per_minute: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
 /// Secrets never reach logs: the token, the keys (the panel's too) and any password in the
 /// database URL are hidden.
 impl std::fmt::Debug for Settings {
@@ -202,6 +210,7 @@ impl std::fmt::Debug for Settings {
             .field("sync", &self.sync_backend().ok().flatten())
             .field("policy", &self.policy)
             .field("rate_limit", &self.rate_limit)
+            .field("api", &self.api)
             .field("channels", &self.channels)
             .field("epg", &self.epg)
             .field("notifications", &self.notifications)
@@ -255,7 +264,17 @@ impl Settings {
     pub fn server_info(&self) -> Result<reseller_webhooks::ServerInfo, String> {
         let proxies = reseller_webhooks::TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| format!("TRUSTED_PROXIES: {e}"))?;
-        Ok(reseller_webhooks::ServerInfo::from_url(&self.stream_url).behind(proxies))
+        let api = reseller_webhooks::ApiLimits {
+            requests_per_minute: self.api.requests_per_minute,
+            burst: self.api.burst,
+            actions: reseller_core::ratelimit::ActionBudget {
+                per_minute: self.rate_limit.actions_per_minute,
+                burst: self.rate_limit.burst,
+            },
+        };
+        Ok(reseller_webhooks::ServerInfo::from_url(&self.stream_url)
+            .behind(proxies)
+            .with_api(api))
     }
 
     /// The panel to push subscriber changes to; `None` for the built-in backend.

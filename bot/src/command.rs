@@ -166,6 +166,8 @@ pub(crate) enum Request {
     DigestNow,
     /// `/broadcast <audience> <text>`: a preview to confirm.
     Broadcast(Audience, String),
+    /// `/apikey new|list|revoke <prefix>`: keys for the reseller API.
+    ApiKey(ApiKeyRequest),
 }
 
 /// A change typed after `/settings`.
@@ -174,6 +176,14 @@ pub(crate) enum SettingsChange {
     /// The low-credit alert level, as typed; core checks the range.
     LowCredit(i64),
     TimeZone(String),
+}
+
+/// `/apikey new`, `/apikey list`, `/apikey revoke <prefix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiKeyRequest {
+    New,
+    List,
+    Revoke(String),
 }
 
 /// Turns a parse error into the error plus the usage line.
@@ -526,6 +536,12 @@ fn parse_command(name: &str, args: &[&str]) -> Result<Request, String> {
         "digest" => match args {
             [now] if now.eq_ignore_ascii_case("now") => Request::DigestNow,
             _ => return Err("Usage: /digest now".into()),
+        },
+        "apikey" => match args {
+            ["new"] => Request::ApiKey(ApiKeyRequest::New),
+            [] | ["list"] => Request::ApiKey(ApiKeyRequest::List),
+            ["revoke", prefix] => Request::ApiKey(ApiKeyRequest::Revoke(prefix.to_string())),
+            _ => return Err("Usage: /apikey new, /apikey list, or /apikey revoke <prefix>".into()),
         },
         other => return Err(format!("I don't know the command /{}. Send /help for the list.", shorten(other))),
     })

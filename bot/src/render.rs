@@ -57,6 +57,7 @@ pub(crate) fn help(actor: &Actor) -> String {
         /brand &lt;panel name&gt; — the name on your credentials (if allowed)\n\
         /brand support &lt;text&gt;, /brand template &lt;text&gt;, /brand preview — your credentials message; placeholders {panel} {username} {password} {expires} {max_connections} {m3u_url} {player_api_url} {support}; a photo captioned /brand logo sets the logo\n\
         /logs [csv] [username|action] [page] — activity log, e.g. /logs extend 2 (if allowed)\n\
+        /apikey new|list|revoke &lt;prefix&gt; — keys for the reseller API (if allowed)\n\
         /cancel — stop a guided flow";
     match actor {
         Actor::Reseller(_) => format!(

@@ -33,6 +33,8 @@ pub enum Event {
     /// A client address used up its failed logins: its allowance is full again at this Unix
     /// time in milliseconds (so it may fail again `burst - 1` intervals before that).
     LoginsExhausted { client: String, full_at_ms: i64 },
+    /// An API key was revoked: forget that it was verified (by its prefix).
+    ApiKeyRevoked(String),
     /// The listener (re)connected: anything may have changed meanwhile.
     Resynced,
 }
@@ -45,6 +47,7 @@ impl Event {
             Event::Channels => "C".into(),
             Event::Kicked(u) => format!("k:{u}"),
             Event::LoginsExhausted { client, full_at_ms } => format!("f:{full_at_ms}:{client}"),
+            Event::ApiKeyRevoked(prefix) => format!("K:{prefix}"),
             Event::Resynced => "R".into(),
         }
     }
@@ -59,6 +62,7 @@ impl Event {
             },
             Some(("a", u)) => Event::Access(u.into()),
             Some(("k", u)) => Event::Kicked(u.into()),
+            Some(("K", prefix)) => Event::ApiKeyRevoked(prefix.into()),
             Some(("f", rest)) => {
                 let (at, client) = rest.split_once(':')?;
                 Event::LoginsExhausted {
@@ -190,7 +194,9 @@ impl Core {
             Event::Channels => self.channel_index.forget(),
             Event::Kicked(username) => self.sessions.forget(username),
             Event::LoginsExhausted { .. } => {}
+            Event::ApiKeyRevoked(prefix) => self.api_keys.forget(prefix),
             Event::Resynced => {
+                self.api_keys.clear();
                 self.access.clear();
                 self.channel_index.forget();
                 self.sessions.forget_all();
@@ -216,6 +222,7 @@ mod tests {
                 client: "2001:db8::".into(),
                 full_at_ms: 1_700_000_000_123,
             },
+            Event::ApiKeyRevoked("Abc12345".into()),
             Event::Resynced,
         ] {
             assert_eq!(Event::decode(&event.encode()), Some(event));

@@ -14,6 +14,8 @@ pub struct Core {
     pub(crate) sessions: Arc<crate::connections::Sessions>,
     pub(crate) channel_index: Arc<crate::channels::ChannelIndex>,
     pub(crate) bus: Arc<crate::bus::Bus>,
+    /// API keys verified recently (`api_keys`).
+    pub(crate) api_keys: Arc<crate::api_keys::VerifiedKeys>,
     /// This process among the instances sharing the database: the owner of the leases it
     /// takes on outbox work, and the name in its logs and metrics.
     pub(crate) instance: Arc<str>,
@@ -94,6 +96,7 @@ impl Core {
             sessions: Default::default(),
             channel_index: Default::default(),
             bus: Default::default(),
+            api_keys: Default::default(),
             instance: format!(
                 "{}-{}",
                 std::process::id(),

@@ -99,6 +99,14 @@ pub enum CoreError {
         "Your account may not create sub-resellers: sub-resellers may nest {depth} levels below you. Ask your admin to raise it."
     )]
     SubresellerDepth { depth: i64 },
+    #[error(
+        "This API key is not valid: it is unknown, mistyped or revoked. Make a new one with /apikey new in the bot."
+    )]
+    ApiKeyInvalid,
+    #[error(
+        "This Idempotency-Key was already used for a different request. Send a new key with each new request."
+    )]
+    IdempotencyKeyReused,
     #[error("Something went wrong on our side; nothing was changed. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod activity;
 pub mod actor;
+pub mod api_keys;
 mod audit;
 pub mod bouquets;
 pub mod broadcast;

@@ -6,6 +6,7 @@ mod telegram;
 mod telegram_html;
 
 mod admin;
+mod api;
 mod bouquets;
 mod branding;
 mod bulk;
@@ -40,3 +41,4 @@ mod sync;
 mod templates;
 mod trials;
 mod webhook_mode;
+mod xui_api;

@@ -7,6 +7,10 @@
 //!
 //! (prefix TEST_DATABASE_URL=postgres://... for PostgreSQL).
 
+#[path = "support/load.rs"]
+mod load;
+
+use load::{Figures, report};
 use reseller_webhooks::{PaymentSecrets, ServerInfo};
 use std::time::{Duration, Instant};
 
@@ -16,41 +20,10 @@ const REQUESTS: usize = 40_000;
 const PASSWORD: &str = "bench-password";
 const CHANNELS: usize = 2_000;
 
-/// Sends GETs to `urls` from CLIENTS concurrent clients; returns (per second, p50, p99).
-async fn load(urls: Vec<String>) -> (f64, Duration, Duration) {
+/// GETs of `urls` from CLIENTS concurrent clients.
+async fn load(urls: Vec<String>) -> Figures {
     let client = reqwest::Client::new();
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(urls));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (client, queue) = (client.clone(), queue.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let Some(url) = queue.lock().expect("queue").pop() else {
-                        return latencies;
-                    };
-                    let t = Instant::now();
-                    let resp = client.get(&url).send().await.expect("server answers");
-                    assert!(resp.status().is_success(), "{}", resp.status());
-                    let _ = resp.bytes().await;
-                    latencies.push(t.elapsed());
-                }
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.expect("worker"));
-    }
-    let elapsed = started.elapsed();
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    (
-        all.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.5),
-        pct(0.99),
-    )
+    load::load(urls.iter().map(|u| client.get(u)).collect(), CLIENTS).await
 }
 
 fn rss_mib() -> f64 {
@@ -62,14 +35,6 @@ fn rss_mib() -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
-}
-
-fn report(label: &str, (rate, p50, p99): (f64, Duration, Duration)) {
-    println!(
-        "  {label:<34} {rate:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3
-    );
 }
 
 #[tokio::main]

@@ -1,7 +1,8 @@
 //! The HTTP side: health and readiness probes, the payment providers' webhooks (one module per
-//! provider under [`providers`]) and the subscriber API players log in with, each registered
-//! in [`router`].
+//! provider under [`providers`]), the subscriber API players log in with and the reseller API
+//! (`api`), each registered in [`router`].
 
+mod api;
 mod client_addr;
 mod epg;
 mod failed_logins;
@@ -11,6 +12,7 @@ mod player_api;
 pub mod providers;
 pub mod sync;
 
+pub use api::ApiLimits;
 pub use client_addr::TrustedProxies;
 pub use metrics::MetricsEndpoint;
 pub use payments::{PaymentSecrets, replay as replay_payments};
@@ -34,6 +36,8 @@ pub(crate) struct AppState {
     pub server: Arc<ServerInfo>,
     /// Failed player logins per client address.
     pub guesses: Arc<failed_logins::FailedLogins>,
+    /// The reseller API's per-key limiter and action budget.
+    pub api: Arc<api::Api>,
 }
 
 /// All HTTP routes, over the shared core; `/metrics` only with an endpoint.
@@ -93,7 +97,9 @@ fn routes(
         )
         .route("/webhooks/cryptomus", post(providers::cryptomus::webhook))
         .merge(player)
+        .merge(api::routes())
         .with_state(AppState {
+            api: Arc::new(api::Api::new(server.api)),
             core,
             secrets: Arc::new(secrets),
             server: Arc::new(server),

@@ -2,8 +2,9 @@
 //! photo, or record a Stars payment.
 
 use super::{
-    Ctx, HandlerResult, branding, broadcast, bulk, channels, confirm, credits, epg, guided, link,
-    logs, payments, pricing, reports, resellers, settings, stats, subresellers, subscribers,
+    Ctx, HandlerResult, apikeys, branding, broadcast, bulk, channels, confirm, credits, epg,
+    guided, link, logs, payments, pricing, reports, resellers, settings, stats, subresellers,
+    subscribers,
 };
 use crate::app::App;
 use crate::command::{self, Request};
@@ -222,6 +223,7 @@ async fn route(ctx: &Ctx, request: Request, me: &Me, op: OperationId) -> Handler
             package,
             change,
         } => pricing::price(ctx, &reseller, package.as_deref(), change).await,
+        Request::ApiKey(r) => apikeys::handle(ctx, &r).await,
         Request::Buy | Request::Packages => payments::list(ctx).await,
         Request::SavePackage(p) => payments::save_package(ctx, &p).await,
         Request::PackageActive(name, active) => payments::package_active(ctx, &name, active).await,

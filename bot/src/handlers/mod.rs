@@ -1,5 +1,6 @@
 //! Update handlers: the dptree schema, and one module per area of the bot.
 
+mod apikeys;
 mod branding;
 mod broadcast;
 mod bulk;

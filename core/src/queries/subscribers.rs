@@ -333,6 +333,25 @@ impl Core {
         Ok(with_visible_figures(s, viewer.as_ref()))
     }
 
+    /// The username of subscriber `id`, if the actor may see it: the XUI API names lines by id.
+    /// Another reseller's subscriber is “not found”, like a username that does not exist.
+    pub async fn subscriber_username(&self, actor: &Actor, id: i64) -> Result<Username> {
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT username FROM subscribers WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.read())
+                .await?;
+        let not_found = || CoreError::NotFound {
+            kind: "subscriber with id",
+            name: id.to_string(),
+        };
+        let username = Username::parse(&name.ok_or_else(not_found)?)?;
+        match self.subscriber(actor, &username).await {
+            Err(CoreError::NotFound { .. }) => Err(not_found()),
+            other => other.map(|_| username),
+        }
+    }
+
     /// The subscriber's password and token again, for their owner.
     pub async fn credentials(&self, actor: &Actor, username: &Username) -> Result<Credentials> {
         let mut conn = self.db.read().acquire().await?;

@@ -43,6 +43,8 @@ pub struct ServerInfo {
     pub protocol: String,
     /// The reverse proxies in front of this server, whose `X-Forwarded-For` names the player.
     pub proxies: TrustedProxies,
+    /// The reseller API's rates.
+    pub api: crate::api::ApiLimits,
 }
 
 impl ServerInfo {
@@ -59,12 +61,18 @@ impl ServerInfo {
             },
             protocol: url.scheme().to_string(),
             proxies: TrustedProxies::default(),
+            api: crate::api::ApiLimits::default(),
         }
     }
 
     /// The same, reached through `proxies`.
     pub fn behind(self, proxies: TrustedProxies) -> ServerInfo {
         ServerInfo { proxies, ..self }
+    }
+
+    /// With the reseller API's rates.
+    pub fn with_api(self, api: crate::api::ApiLimits) -> ServerInfo {
+        ServerInfo { api, ..self }
     }
 }
 

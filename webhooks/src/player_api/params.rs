@@ -24,6 +24,18 @@ impl Params {
         self.get(name).trim().parse().ok().filter(|id| *id > 0)
     }
 
+    /// Every field but `except`, sorted, one `name=value` a line: what a request asked for,
+    /// whatever the order or the place (query or body) of its fields.
+    pub(crate) fn described_without(&self, except: &str) -> String {
+        let mut fields: Vec<_> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.as_str() != except)
+            .collect();
+        fields.sort();
+        fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+
     fn merge(&mut self, encoded: &[u8]) {
         self.0
             .extend(url::form_urlencoded::parse(encoded).into_owned());
