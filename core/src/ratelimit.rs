@@ -68,7 +68,10 @@ impl Core {
                 .bind(reseller.0)
                 .fetch_optional(self.db.read())
                 .await?;
-        let wait_ms = next_at.unwrap_or(now) - now - budget.slack_ms();
+        // From the time of this answer: `now` was taken before waiting for the write lock, and
+        // a spend that won the race meanwhile may have come later than it.
+        let answered = chrono::Utc::now().timestamp_millis();
+        let wait_ms = next_at.unwrap_or(answered) - answered - budget.slack_ms();
         Err(CoreError::TooFast {
             wait_secs: (wait_ms.max(1) + 999) / 1000,
             per_minute: budget.per_minute.get(),
