@@ -8,7 +8,8 @@ use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::idempotency;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -177,16 +178,43 @@ struct Change {
     op: OperationId,
 }
 
+/// What a changing request sent, which its `Idempotency-Key` is checked against. Takes the
+/// body, so it comes last among a handler's extractors.
+pub(crate) struct Sent {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Sent {
+    type Rejection = BytesRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let headers = request.headers().clone();
+        let bytes = Bytes::from_request(request, state).await?;
+        Ok(Sent {
+            method,
+            uri,
+            headers,
+            bytes,
+        })
+    }
+}
+
 /// Spends an action and derives the operation id of a changing request.
-async fn change(
-    state: &AppState,
-    caller: ApiCaller,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    bytes: &[u8],
-) -> Result<Change, ApiError> {
-    let op = idempotency::operation(state, &caller, headers, method, uri.path(), bytes).await?;
+async fn change(state: &AppState, caller: ApiCaller, sent: &Sent) -> Result<Change, ApiError> {
+    let op = idempotency::operation(
+        state,
+        &caller,
+        &sent.headers,
+        &sent.method,
+        sent.uri.path(),
+        &sent.bytes,
+    )
+    .await?;
     spend_action(state, &caller).await?;
     Ok(Change { caller, op })
 }
@@ -250,15 +278,12 @@ async fn created(
 pub(crate) async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
-    let req: NewSubscriber = body(&bytes)?;
+    let req: NewSubscriber = body(&sent.bytes)?;
     let name = username(&req.username)?;
     let days = Days::try_from(req.days).map_err(CoreError::from)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state
         .core
         .create_subscriber(&c.caller.actor(), &c.op, &name, days)
@@ -274,14 +299,11 @@ pub(crate) async fn create(
 pub(crate) async fn trial(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
-    let req: NewTrial = body(&bytes)?;
+    let req: NewTrial = body(&sent.bytes)?;
     let name = username(&req.username)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state
         .core
         .create_trial(&c.caller.actor(), &c.op, &name, req.hours)
@@ -313,15 +335,12 @@ pub(crate) async fn extend(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
-    let req: Extension = body(&bytes)?;
+    let req: Extension = body(&sent.bytes)?;
     let name = username(&name)?;
     let days = Days::try_from(req.days).map_err(CoreError::from)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state
         .core
         .extend(&c.caller.actor(), &c.op, &name, days)
@@ -345,13 +364,10 @@ pub(crate) async fn reset(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
     let name = username(&name)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state.core.reset(&c.caller.actor(), &c.op, &name).await?;
     let credentials = fetch_credentials(&state, &c.caller, &name).await?;
     Ok(answer(StatusCode::OK, credentials, done.replayed))
@@ -374,12 +390,9 @@ pub(crate) async fn enable(
     state: State<AppState>,
     caller: Caller,
     name: Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
-    switch(state, caller, name, method, uri, headers, bytes, true).await
+    switch(state, caller, name, sent, true).await
 }
 
 /// Disables a subscriber; the expiry keeps running.
@@ -391,27 +404,20 @@ pub(crate) async fn disable(
     state: State<AppState>,
     caller: Caller,
     name: Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
-    switch(state, caller, name, method, uri, headers, bytes, false).await
+    switch(state, caller, name, sent, false).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn switch(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
     enabled: bool,
 ) -> Result<Response, ApiError> {
     let name = username(&name)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state
         .core
         .set_subscriber_active(&c.caller.actor(), &c.op, &name, enabled)
@@ -440,13 +446,10 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    bytes: Bytes,
+    sent: Sent,
 ) -> Result<Response, ApiError> {
     let name = username(&name)?;
-    let c = change(&state, caller, &headers, &method, &uri, &bytes).await?;
+    let c = change(&state, caller, &sent).await?;
     let done = state
         .core
         .delete_subscriber(&c.caller.actor(), &c.op, &name)
