@@ -105,20 +105,14 @@ impl Core {
         if !cleared {
             return Ok(r);
         }
-        audit::record(
-            &mut tx,
+        audited(
+            tx,
             actor,
-            Entry {
-                action,
-                reseller: Some(r.id),
-                target: Some(&r.username),
-                details: serde_json::json!({ "setting": column, "override": false }),
-            },
+            &r,
+            action,
+            serde_json::json!({ "setting": column, "override": false }),
         )
-        .await?;
-        let updated = resellers::by_id(&mut *tx, r.id).await?;
-        tx.commit().await?;
-        Ok(updated)
+        .await
     }
 
     /// One override column, upserted on its own so concurrent changes of two settings both hold;
@@ -153,20 +147,14 @@ impl Core {
         if !changed {
             return Ok(r);
         }
-        audit::record(
-            &mut tx,
+        audited(
+            tx,
             actor,
-            Entry {
-                action,
-                reseller: Some(r.id),
-                target: Some(&r.username),
-                details: serde_json::json!({ "setting": column, "value": setting.value(), "override": true }),
-            },
+            &r,
+            action,
+            serde_json::json!({ "setting": column, "value": setting.value(), "override": true }),
         )
-        .await?;
-        let updated = resellers::by_id(&mut *tx, r.id).await?;
-        tx.commit().await?;
-        Ok(updated)
+        .await
     }
 
     /// `column` is always one of our own constant names, never input.
@@ -192,21 +180,40 @@ impl Core {
         if !changed {
             return Ok(r);
         }
-        audit::record(
-            &mut tx,
+        audited(
+            tx,
             actor,
-            Entry {
-                action,
-                reseller: Some(r.id),
-                target: Some(&r.username),
-                details: serde_json::json!({ "setting": column, "value": value }),
-            },
+            &r,
+            action,
+            serde_json::json!({ "setting": column, "value": value }),
         )
-        .await?;
-        let updated = resellers::by_id(&mut *tx, r.id).await?;
-        tx.commit().await?;
-        Ok(updated)
+        .await
     }
+}
+
+/// Records the change of one of `r`'s settings in the audit log and commits `tx`; returns `r` as
+/// it now reads.
+async fn audited(
+    mut tx: Tx,
+    actor: &Actor,
+    r: &Reseller,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<Reseller> {
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action,
+            reseller: Some(r.id),
+            target: Some(&r.username),
+            details,
+        },
+    )
+    .await?;
+    let updated = resellers::by_id(&mut *tx, r.id).await?;
+    tx.commit().await?;
+    Ok(updated)
 }
 
 /// The reseller `username` if `actor` manages them (see [`require_manager`]); to a parent,
