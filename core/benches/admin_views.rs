@@ -4,9 +4,13 @@
 //!
 //!     cargo bench -p reseller-core --features test-support --bench admin_views
 
+mod support;
+
 use reseller_core::Actor;
 use reseller_core::domain::TelegramId;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use support::{measure, report};
 
 const RESELLERS: i64 = 1_000;
 const SUBSCRIBERS: i64 = 1_000_000;
@@ -38,43 +42,17 @@ async fn main() {
     println!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
 
     for page in [0, RESELLERS / 20, RESELLERS / 10 - 1] {
-        let times = measure(|| async {
+        let times = measure(RUNS, || async {
             let p = core.resellers(&admin, page).await.expect("overview");
             assert_eq!(p.items.len(), 10);
         })
         .await;
         report(&format!("/resellers page {}", page + 1), &times);
     }
-    let times = measure(|| async {
+    let times = measure(RUNS, || async {
         let stats = core.global_stats(&admin).await.expect("stats");
         assert_eq!(stats.counts.total, SUBSCRIBERS);
     })
     .await;
     report("admin /stats", &times);
-}
-
-async fn measure<F, Fut>(run: F) -> Vec<Duration>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    run().await;
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        run().await;
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times
-}
-
-fn report(what: &str, times: &[Duration]) {
-    let ms = |i: usize| times[i.min(times.len() - 1)].as_secs_f64() * 1e3;
-    println!(
-        "{what:>22}: p50 {:>6.2} ms  p90 {:>6.2} ms  max {:>6.2} ms  ({RUNS} runs)",
-        ms(times.len() / 2),
-        ms(times.len() * 9 / 10),
-        ms(times.len() - 1)
-    );
 }

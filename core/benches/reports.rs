@@ -5,10 +5,14 @@
 //!
 //!     TEST_DATABASE_URL=postgres://... cargo bench -p reseller-core --features test-support --bench reports
 
+mod support;
+
 use reseller_core::Actor;
 use reseller_core::domain::{ResellerId, TelegramId};
 use reseller_core::reports::{Chart, Export, Month};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use support::{measure, report};
 
 const RESELLERS: i64 = 1_000;
 const SUBSCRIBERS: i64 = 1_000_000;
@@ -46,50 +50,25 @@ async fn main() {
     let reseller = Actor::Reseller(ResellerId(first + 7));
     let month = Month::current();
     for (name, actor) in [("admin", &admin), ("reseller", &reseller)] {
-        let times = measure(|| async {
+        let times = measure(RUNS, || async {
             let r = core.month_report(actor, month).await.expect("report");
             assert!(r.totals.active_end > 0);
         })
         .await;
         report(&format!("{name} /report"), &times);
         for chart in [Chart::Growth, Chart::Credits, Chart::Revenue] {
-            let times = measure(|| async {
+            let times = measure(RUNS, || async {
                 core.chart_png(actor, chart).await.expect("chart");
             })
             .await;
             report(&format!("{name} chart {}", chart.file_name()), &times);
         }
     }
-    let times = measure(|| async {
+    let times = measure(RUNS, || async {
         core.export_csv(&admin, Export::Summary, month)
             .await
             .expect("export");
     })
     .await;
     report("admin /export summary", &times);
-}
-
-async fn measure<F, Fut>(run: F) -> Vec<Duration>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    run().await;
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        run().await;
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times
-}
-
-fn report(what: &str, times: &[Duration]) {
-    let ms = |i: usize| times[i.min(times.len() - 1)].as_secs_f64() * 1e3;
-    println!(
-        "{what:>30}: p50 {:>7.1} ms  max {:>7.1} ms  ({RUNS} runs)",
-        ms(times.len() / 2),
-        ms(times.len() - 1)
-    );
 }
