@@ -97,6 +97,18 @@ impl Ctx {
         Ok(reply::edit(&self.bot, self.chat, message, text, keyboard).await?)
     }
 
+    /// Says what `text` makes of a core call's result, or why it was refused.
+    pub(crate) async fn say_or_refuse<T>(
+        &self,
+        result: Result<T, CoreError>,
+        text: impl FnOnce(T) -> String,
+    ) -> HandlerResult {
+        match result {
+            Ok(value) => self.say(&text(value)).await,
+            Err(e) => self.refuse(&e).await,
+        }
+    }
+
     /// Tells the user why their request was refused.
     pub(crate) async fn refuse(&self, e: &CoreError) -> HandlerResult {
         self.say(&reply::error_text(e)).await

@@ -245,50 +245,41 @@ pub(crate) async fn apply_template(
     reseller: &Username,
     reset: bool,
 ) -> HandlerResult {
-    match ctx
+    let applied = ctx
         .app
         .core
         .apply_template(&ctx.actor, reseller, name, reset)
-        .await
-    {
-        Ok(r) => {
-            ctx.say(&format!(
-                "✅ <b>{}</b> is on the <code>{}</code> template{}.",
-                escape(&r.username),
-                escape(&r.template),
-                if reset {
-                    ", with no overrides"
-                } else {
-                    "; their overrides are kept"
-                }
-            ))
-            .await
-        }
-        Err(e) => ctx.refuse(&e).await,
-    }
+        .await;
+    ctx.say_or_refuse(applied, |r| {
+        format!(
+            "✅ <b>{}</b> is on the <code>{}</code> template{}.",
+            escape(&r.username),
+            escape(&r.template),
+            if reset {
+                ", with no overrides"
+            } else {
+                "; their overrides are kept"
+            }
+        )
+    })
+    .await
 }
 
 pub(crate) async fn set_active(ctx: &Ctx, reseller: &Username, active: bool) -> HandlerResult {
-    match ctx
+    let set = ctx
         .app
         .core
         .set_reseller_active(&ctx.actor, reseller, active)
-        .await
-    {
-        Ok(r) => {
-            let state = if r.active {
-                "active again"
-            } else {
-                "suspended: they can neither view nor change anything"
-            };
-            ctx.say(&format!(
-                "✅ Reseller <b>{}</b> is {state}.",
-                escape(&r.username)
-            ))
-            .await
-        }
-        Err(e) => ctx.refuse(&e).await,
-    }
+        .await;
+    ctx.say_or_refuse(set, |r| {
+        let state = if r.active {
+            "active again"
+        } else {
+            "suspended: they can neither view nor change anything"
+        };
+        format!("✅ Reseller <b>{}</b> is {state}.", escape(&r.username))
+    })
+    .await
 }
 
 pub(crate) async fn set_permission(
@@ -297,27 +288,24 @@ pub(crate) async fn set_permission(
     permission: Permission,
     on: bool,
 ) -> HandlerResult {
-    match ctx
+    let set = ctx
         .app
         .core
         .set_permission(&ctx.actor, reseller, permission, on)
-        .await
-    {
-        Ok(r) => {
-            let state = if r.permissions.allows(permission) {
-                "on"
-            } else {
-                "off"
-            };
-            ctx.say(&format!(
-                "✅ {} for <b>{}</b> is {state} (an override of their template).",
-                permission.column(),
-                escape(&r.username)
-            ))
-            .await
-        }
-        Err(e) => ctx.refuse(&e).await,
-    }
+        .await;
+    ctx.say_or_refuse(set, |r| {
+        let state = if r.permissions.allows(permission) {
+            "on"
+        } else {
+            "off"
+        };
+        format!(
+            "✅ {} for <b>{}</b> is {state} (an override of their template).",
+            permission.column(),
+            escape(&r.username)
+        )
+    })
+    .await
 }
 
 pub(crate) async fn set_limit(
@@ -326,22 +314,19 @@ pub(crate) async fn set_limit(
     limit: Limit,
     value: LimitValue,
 ) -> HandlerResult {
-    match ctx
+    let set = ctx
         .app
         .core
         .set_limit(&ctx.actor, reseller, limit, value)
-        .await
-    {
-        Ok(r) => {
-            ctx.say(&format!(
-                "✅ {limit} for <b>{}</b> is {}.",
-                escape(&r.username),
-                value.get()
-            ))
-            .await
-        }
-        Err(e) => ctx.refuse(&e).await,
-    }
+        .await;
+    ctx.say_or_refuse(set, |r| {
+        format!(
+            "✅ {limit} for <b>{}</b> is {}.",
+            escape(&r.username),
+            value.get()
+        )
+    })
+    .await
 }
 
 pub(crate) async fn set_panel_name(
